@@ -1,0 +1,81 @@
+/**
+ * The errors every provider operation can fail with besides its own documented statuses. None of
+ * them carries a secret: they hold the operation name, numbers and text this library wrote or
+ * scrubbed, never a request body or a raw transport error.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * The request could not complete: the connection was refused or reset, no response came within
+ * the timeout, or the request could not be built (an invalid base URL). `attempts` says how many
+ * times it was sent before giving up.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TransportError extends Schema.TaggedError<TransportError>("@effect-auth/core/TransportError")(
+  "TransportError",
+  {
+    operation: Schema.String,
+    reason: Schema.Literal("Connect", "Reset", "Timeout", "InvalidRequest"),
+    attempts: Schema.Number,
+    description: Schema.String
+  }
+) {
+  override get message(): string {
+    return `${this.operation}: ${this.reason} after ${this.attempts} attempt(s): ${this.description}`
+  }
+}
+
+/**
+ * The server answered with a status the provider does not document for this operation (including
+ * a 429 or 503 that outlasted the retry policy, and any redirect). `body` is a short excerpt with
+ * the request's secrets scrubbed; `retryAfter` is the server's `Retry-After`, when it sent one.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnexpectedStatus extends Schema.TaggedError<UnexpectedStatus>("@effect-auth/core/UnexpectedStatus")(
+  "UnexpectedStatus",
+  {
+    operation: Schema.String,
+    status: Schema.Number,
+    body: Schema.String,
+    retryAfter: Schema.optional(Schema.String),
+    location: Schema.optional(Schema.String)
+  }
+) {
+  override get message(): string {
+    return `${this.operation}: unexpected HTTP status ${this.status}${this.body === "" ? "" : `: ${this.body}`}`
+  }
+}
+
+/**
+ * A documented status whose body is not what the provider documents: empty, not JSON, too large,
+ * or missing a required field. `description` names the offending fields, never their values.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MalformedResponse extends Schema.TaggedError<MalformedResponse>("@effect-auth/core/MalformedResponse")(
+  "MalformedResponse",
+  {
+    operation: Schema.String,
+    status: Schema.Number,
+    description: Schema.String
+  }
+) {
+  override get message(): string {
+    return `${this.operation}: malformed ${this.status} response: ${this.description}`
+  }
+}
+
+/**
+ * The errors shared by every provider operation.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type AuthError = TransportError | UnexpectedStatus | MalformedResponse

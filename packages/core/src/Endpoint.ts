@@ -1,0 +1,476 @@
+/**
+ * The one HTTP pipeline every provider endpoint goes through.
+ *
+ * A provider describes an endpoint as data: its operation name, whether its grant may be
+ * replayed, the request, and a table from each documented status to a handler that decodes the
+ * success or builds the typed error. The pipeline adds the rest: the base URL, `Accept: JSON`,
+ * a timeout per attempt, a cap on the response size, no redirect following, grant-aware retry
+ * (see `RetryPolicy`), and the three shared errors. The error type of `execute` is exactly the
+ * table's errors plus `TransportError | UnexpectedStatus | MalformedResponse`.
+ *
+ * @since 0.1.0
+ */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as AuthError from "./AuthError.js"
+import * as RetryPolicy from "./RetryPolicy.js"
+
+/**
+ * Settings of the pipeline. Defaults: a 10 second timeout per attempt, responses capped at
+ * 64 KiB (a token response is well under 4 KiB), and `RetryPolicy.defaults`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Settings {
+  readonly timeout: Duration.Duration
+  readonly maxBodyBytes: number
+  readonly retry: RetryPolicy.RetryPolicy
+}
+
+/**
+ * The pipeline settings in effect. A provider client reads them once, when its layer is built,
+ * so `layerSettings` provided to a provider layer configures that layer.
+ *
+ * @since 0.1.0
+ * @category context
+ */
+export class EndpointSettings extends Context.Reference<EndpointSettings>()("@effect-auth/core/EndpointSettings", {
+  defaultValue: (): Settings => ({
+    timeout: Duration.seconds(10),
+    maxBodyBytes: 64 * 1024,
+    retry: RetryPolicy.defaults
+  })
+}) {}
+
+/**
+ * A layer that sets the pipeline settings; what it leaves out keeps its default.
+ *
+ * @example
+ * ```ts
+ * OccamAuth.layer({}).pipe(
+ *   Layer.provide(Endpoint.layerSettings({ timeout: "5 seconds", retry: { maxAttempts: 2 } }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSettings = (options: {
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly maxBodyBytes?: number | undefined
+  readonly retry?: RetryPolicy.Options | undefined
+}): Layer.Layer<EndpointSettings> => {
+  const defaults = EndpointSettings.defaultValue()
+  return Layer.succeed(EndpointSettings, {
+    timeout: options.timeout === undefined ? defaults.timeout : Duration.decode(options.timeout),
+    maxBodyBytes: options.maxBodyBytes ?? defaults.maxBodyBytes,
+    retry: RetryPolicy.make(options.retry)
+  })
+}
+
+/**
+ * A response as handlers see it: the body already read (at most `maxBodyBytes`; `oversized`
+ * says whether there was more).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Response {
+  readonly operation: string
+  readonly status: number
+  readonly headers: Headers.Headers
+  readonly body: string
+  readonly oversized: boolean
+}
+
+/**
+ * A handler for one status: decodes the success, or builds the typed error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler<A = unknown, E = unknown> = (response: Response) => Effect.Effect<A, E>
+
+/**
+ * The status table of an endpoint.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Responses = { readonly [status: number]: Handler }
+
+/**
+ * What an endpoint succeeds with: the union of its handlers' values.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Success<R extends Responses> = {
+  [K in keyof R]: R[K] extends Handler<infer A, infer _E> ? A : never
+}[keyof R]
+
+/**
+ * What an endpoint's own table fails with: the union of its handlers' errors.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Failure<R extends Responses> = {
+  [K in keyof R]: R[K] extends Handler<infer _A, infer E> ? E : never
+}[keyof R]
+
+/**
+ * One call of an endpoint.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Definition<R extends Responses> {
+  /** The operation name carried by every error and span, such as `"occam.login"`. */
+  readonly operation: string
+  /** Whether the request may be re-sent after it may have reached the server. */
+  readonly grant: RetryPolicy.Grant
+  /** The request, with a URL relative to the client's base URL. */
+  readonly request: HttpClientRequest.HttpClientRequest
+  /** The documented statuses; every other status becomes `UnexpectedStatus`. */
+  readonly responses: R
+  /** Secrets the request carries: scrubbed from any response excerpt that echoes them. */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
+}
+
+/**
+ * A client bound to one provider's base URL.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Client {
+  readonly baseUrl: string
+  readonly execute: <const R extends Responses>(
+    definition: Definition<R>
+  ) => Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError>
+}
+
+/**
+ * A client for one provider over the `HttpClient` in context, with the `EndpointSettings` in
+ * context when it is made.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeClient = (options: {
+  readonly baseUrl: string
+  readonly provider: string
+}): Effect.Effect<Client, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const settings = yield* EndpointSettings
+    const httpClient = (yield* HttpClient.HttpClient).pipe(
+      HttpClient.mapRequest((request) =>
+        request.pipe(
+          HttpClientRequest.prependUrl(options.baseUrl),
+          HttpClientRequest.acceptJson
+        )
+      )
+    )
+
+    const execute = <const R extends Responses>(
+      definition: Definition<R>
+    ): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> =>
+      Effect.gen(function*() {
+        const startedAt = yield* Clock.currentTimeMillis
+        let attempts = 0
+        const attempt = Effect.suspend(() => {
+          attempts++
+          return sendOnce(httpClient, definition, settings)
+        })
+        const response = yield* attempt.pipe(
+          Effect.retry(RetryPolicy.schedule<AttemptFailure>(settings.retry, definition.grant, startedAt)),
+          Effect.catchTags({
+            // A retryable status that outlasted the policy is still an answer: the table decides.
+            Status: (failure) => Effect.succeed(failure.response),
+            Transport: (failure) =>
+              new AuthError.TransportError({
+                operation: definition.operation,
+                reason: failure.reason,
+                attempts,
+                description: failure.description
+              })
+          })
+        )
+        yield* Effect.annotateCurrentSpan({ "http.response.status_code": response.status, "effect-auth.attempts": attempts })
+        return yield* handle(definition, response)
+      }).pipe(
+        Effect.withSpan("effect-auth.http", {
+          kind: "client",
+          attributes: {
+            "effect-auth.provider": options.provider,
+            "effect-auth.operation": definition.operation,
+            "http.request.method": definition.request.method,
+            "url.path": definition.request.url
+          }
+        })
+      )
+
+    return { baseUrl: options.baseUrl, execute }
+  })
+
+// -----------------------------------------------------------------------------
+// handlers
+// -----------------------------------------------------------------------------
+
+/**
+ * A handler that decodes a JSON body with `schema` and maps it with `f`. A body that is empty,
+ * not JSON, too large or not of the schema ends as `MalformedResponse`.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const decode = <A, I, B, E = never>(
+  schema: Schema.Schema<A, I, never>,
+  f: (body: A, response: Response) => Effect.Effect<B, E>
+): Handler<B, E | AuthError.MalformedResponse> =>
+(response) => Effect.flatMap(decodeJson(response, schema), (body) => f(body, response))
+
+/**
+ * A handler that decodes a JSON body with `schema` and fails with the error `f` builds from it.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const fail = <A, I, E>(
+  schema: Schema.Schema<A, I, never>,
+  f: (body: A, response: Response) => E
+): Handler<never, E | AuthError.MalformedResponse> =>
+(response) => Effect.flatMap(decodeJson(response, schema), (body) => Effect.fail(f(body, response)))
+
+/**
+ * Decodes a response body as JSON of `schema`. Failures describe where the body is wrong, never
+ * the values it holds (a token response that fails to decode still carries tokens).
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const decodeJson = <A, I>(
+  response: Response,
+  schema: Schema.Schema<A, I, never>
+): Effect.Effect<A, AuthError.MalformedResponse> => {
+  const malformed = (description: string) =>
+    Effect.fail(
+      new AuthError.MalformedResponse({ operation: response.operation, status: response.status, description })
+    )
+  if (response.oversized) return malformed("the body exceeds the size limit")
+  if (response.body.trim() === "") return malformed("the body is empty")
+  let json: unknown
+  try {
+    json = JSON.parse(response.body)
+  } catch {
+    const contentType = response.headers["content-type"]
+    return malformed(`the body is not JSON${contentType === undefined ? "" : ` (content-type ${contentType})`}`)
+  }
+  return Either.match(Schema.decodeUnknownEither(schema, { errors: "all" })(json), {
+    onLeft: (error) => malformed(describeParseError(error)),
+    onRight: Effect.succeed
+  })
+}
+
+const issuePhrase: Record<ParseResult.ArrayFormatterIssue["_tag"], string> = {
+  Missing: "is missing",
+  Unexpected: "is not expected",
+  Type: "has the wrong type",
+  Forbidden: "is invalid",
+  Pointer: "is invalid",
+  Refinement: "is invalid",
+  Transformation: "is invalid",
+  Composite: "is invalid"
+}
+
+const describeParseError = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => `${issue.path.length === 0 ? "the body" : issue.path.join(".")} ${issuePhrase[issue._tag]}`)
+    .join("; ")
+
+// -----------------------------------------------------------------------------
+// internal
+// -----------------------------------------------------------------------------
+
+/** A throttle or server-error status, a candidate for retry. */
+class StatusFailure extends Data.TaggedError("Status")<{
+  readonly status: number
+  readonly retryAfter: string | undefined
+  readonly response: Response
+}> {}
+
+/** A transport failure, classified for retry. */
+class TransportFailure extends Data.TaggedError("Transport")<{
+  readonly reason: "Connect" | "Reset" | "Timeout" | "InvalidRequest"
+  readonly description: string
+}> {}
+
+type AttemptFailure = StatusFailure | TransportFailure
+
+/** Error codes of a connection that was never established: nothing reached the server. */
+const connectCodes = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT"
+])
+
+/** The first `code` found along an error's chain of causes. */
+const errorCode = (error: unknown): string | undefined => {
+  let current = error
+  for (let depth = 0; depth < 5 && Predicate.isObject(current); depth++) {
+    if (Predicate.hasProperty(current, "code") && Predicate.isString(current.code)) return current.code
+    current = Predicate.hasProperty(current, "cause") ? current.cause : undefined
+  }
+  return undefined
+}
+
+const classifyRequestError = (error: HttpClientError.HttpClientError): TransportFailure => {
+  if (error._tag === "RequestError" && error.reason !== "Transport") {
+    return new TransportFailure({
+      reason: "InvalidRequest",
+      description: `the request could not be built (${error.reason})`
+    })
+  }
+  const code = errorCode(error.cause)
+  const description = code ?? (error._tag === "ResponseError" ? "the response was cut off" : "the connection failed")
+  return new TransportFailure({
+    reason: error._tag === "RequestError" && code !== undefined && connectCodes.has(code) ? "Connect" : "Reset",
+    description
+  })
+}
+
+/**
+ * Sends the request once and reads the body, within the attempt timeout. Redirects are not
+ * followed: `fetch` is told so, and the other transports never follow them.
+ */
+const sendOnce = (
+  httpClient: HttpClient.HttpClient,
+  definition: Definition<Responses>,
+  settings: Settings
+): Effect.Effect<Response, AttemptFailure> =>
+  Effect.gen(function*() {
+    const requestInit = yield* Effect.serviceOption(FetchHttpClient.RequestInit)
+    const send = httpClient.execute(definition.request).pipe(
+      Effect.flatMap((response) =>
+        Effect.map(readBody(response, settings.maxBodyBytes), (body): Response => ({
+          operation: definition.operation,
+          status: response.status,
+          headers: response.headers,
+          ...body
+        }))
+      ),
+      Effect.provideService(FetchHttpClient.RequestInit, {
+        ...Option.getOrUndefined(requestInit),
+        redirect: "manual"
+      }),
+      // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out
+      // of the platform's spans. The `effect-auth.http` span around each call still records it.
+      definition.request.urlParams.length > 0
+        ? Effect.locally(HttpClient.currentTracerDisabledWhen, () => true)
+        : (effect) => effect
+    )
+    const response = yield* send.pipe(
+      Effect.mapError(classifyRequestError),
+      Effect.timeoutFail({
+        duration: settings.timeout,
+        onTimeout: () =>
+          new TransportFailure({
+            reason: "Timeout",
+            description: `no response within ${Duration.format(settings.timeout)}`
+          })
+      })
+    )
+    if (RetryPolicy.isThrottleStatus(response.status) || RetryPolicy.isServerErrorStatus(response.status)) {
+      return yield* new StatusFailure({
+        status: response.status,
+        retryAfter: response.headers["retry-after"],
+        response
+      })
+    }
+    return response
+  })
+
+/** Reads at most `limit` bytes of the body; an absent body reads as empty. */
+const readBody = (
+  response: HttpClientResponse.HttpClientResponse,
+  limit: number
+): Effect.Effect<{ readonly body: string; readonly oversized: boolean }, HttpClientError.ResponseError> =>
+  response.stream.pipe(
+    Stream.runFoldWhile(
+      { chunks: Chunk.empty<Uint8Array>(), size: 0 },
+      (state) => state.size <= limit,
+      (state, chunk) => ({ chunks: Chunk.append(state.chunks, chunk), size: state.size + chunk.length })
+    ),
+    Effect.map((state) => {
+      const bytes = new Uint8Array(Math.min(state.size, limit))
+      let offset = 0
+      for (const chunk of state.chunks) {
+        const part = chunk.subarray(0, bytes.length - offset)
+        bytes.set(part, offset)
+        offset += part.length
+      }
+      return { body: new TextDecoder().decode(bytes), oversized: state.size > limit }
+    }),
+    Effect.catchIf(
+      (error) => error.reason === "EmptyBody",
+      () => Effect.succeed({ body: "", oversized: false })
+    )
+  )
+
+/** The longest body excerpt an `UnexpectedStatus` carries. */
+const excerptLength = 200
+
+/** A short, single-line excerpt of the body with the request's secrets scrubbed. */
+const excerpt = (response: Response, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
+  let text = response.body
+  for (const secret of secrets) {
+    const value = Redacted.value(secret)
+    if (value.length > 0) text = text.split(value).join("<redacted>")
+  }
+  text = text.replace(/\s+/g, " ").trim()
+  return text.length > excerptLength || response.oversized ? `${text.slice(0, excerptLength)}...` : text
+}
+
+const handle = <R extends Responses>(
+  definition: Definition<R>,
+  response: Response
+): Effect.Effect<Success<R>, Failure<R> | AuthError.UnexpectedStatus> => {
+  if (Object.hasOwn(definition.responses, response.status)) {
+    // `Success<R>` and `Failure<R>` are the unions over every handler of the table, so whichever
+    // handler the status selects, its value and error belong to them. The compiler cannot index a
+    // mapped type by a runtime number, hence the one assertion here.
+    return definition.responses[response.status](response) as Effect.Effect<Success<R>, Failure<R>>
+  }
+  return Effect.fail(
+    new AuthError.UnexpectedStatus({
+      operation: definition.operation,
+      status: response.status,
+      body: excerpt(response, definition.secrets ?? []),
+      retryAfter: response.headers["retry-after"],
+      location: response.headers["location"]
+    })
+  )
+}
