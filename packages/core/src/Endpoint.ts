@@ -448,7 +448,9 @@ const excerpt = (response: Response, secrets: ReadonlyArray<Redacted.Redacted<st
   let text = response.body
   for (const secret of secrets) {
     const value = Redacted.value(secret)
-    if (value.length > 0) text = text.split(value).join("<redacted>")
+    if (value.length === 0) continue
+    // A server that echoes a form or query value echoes it percent-encoded.
+    for (const form of new Set([value, encodeURIComponent(value)])) text = text.split(form).join("<redacted>")
   }
   text = text.replace(/\s+/g, " ").trim()
   return text.length > excerptLength || response.oversized ? `${text.slice(0, excerptLength)}...` : text

@@ -168,6 +168,9 @@ export const parseRetryAfter = (value: string | undefined, now: number): number 
   if (value === undefined) return undefined
   const trimmed = value.trim()
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  // An HTTP-date always names its weekday and month; without letters, `Date.parse` would read
+  // "-5" as the year -5.
+  if (!/[A-Za-z]/.test(trimmed)) return undefined
   const date = Date.parse(trimmed)
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }
