@@ -216,7 +216,10 @@ export const makeClient = (options: {
               })
           })
         )
-        yield* Effect.annotateCurrentSpan({ "http.response.status_code": response.status, "effect-auth.attempts": attempts })
+        yield* Effect.annotateCurrentSpan({
+          "http.response.status_code": response.status,
+          "effect-auth.attempts": attempts
+        })
         return yield* handle(definition, response)
       }).pipe(
         Effect.withSpan("effect-auth.http", {

@@ -35,7 +35,9 @@ const app = HttpRouter.empty.pipe(
     "/echo",
     Effect.map(HttpServerRequest.HttpServerRequest, (request) => request).pipe(
       Effect.flatMap((request) => request.text),
-      Effect.map((body) => HttpServerResponse.text(`you sent ${body} and ${decodeURIComponent(body)}`, { status: 418 })),
+      Effect.map((body) =>
+        HttpServerResponse.text(`you sent ${body} and ${decodeURIComponent(body)}`, { status: 418 })
+      ),
       Effect.orDie
     )
   ),
@@ -59,7 +61,9 @@ const setup = (settings: { readonly retry?: RetryPolicy.Options; readonly timeou
     const server = yield* FakeServer.make(app)
     const client = yield* Endpoint.makeClient({ baseUrl: "https://auth.test", provider: "test" }).pipe(
       Effect.provide(FakeServer.layerClient(server)),
-      Effect.provide(Endpoint.layerSettings({ maxBodyBytes: 4096, ...settings, retry: { jitter: 0, ...settings.retry } }))
+      Effect.provide(
+        Endpoint.layerSettings({ maxBodyBytes: 4096, ...settings, retry: { jitter: 0, ...settings.retry } })
+      )
     )
     const call = (grant: RetryPolicy.Grant, path = "/token") =>
       client.execute({
@@ -278,7 +282,11 @@ describe("Endpoint against a hostile server", () => {
         Fault.malformedBody({ status: 400, body: "[]" })
       )
       const invalid = failure(yield* Effect.exit(call("replayable")))
-      assert.deepInclude(invalid, { _tag: "MalformedResponse", status: 200, description: "the body is not JSON (content-type application/json)" })
+      assert.deepInclude(invalid, {
+        _tag: "MalformedResponse",
+        status: 200,
+        description: "the body is not JSON (content-type application/json)"
+      })
       const missing = failure(yield* Effect.exit(call("replayable")))
       assert.include(missing.message, "access_token is missing")
       const wrongError = failure(yield* Effect.exit(call("replayable")))

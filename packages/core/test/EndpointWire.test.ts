@@ -12,7 +12,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 
@@ -36,7 +36,8 @@ const call = (baseUrl: string, path: string) =>
         grant: "single-use",
         request: HttpClientRequest.post(path),
         responses: {
-          200: Endpoint.decode(Schema.Struct({ access_token: Schema.String }), (body) => Effect.succeed(body.access_token))
+          200: Endpoint.decode(Schema.Struct({ access_token: Schema.String }), (body) =>
+            Effect.succeed(body.access_token))
         }
       })
   ).pipe(Effect.provide(Endpoint.layerSettings({ timeout: "5 seconds", retry: { baseDelay: "10 millis" } })))

@@ -88,6 +88,8 @@ describe("TokenSet", () => {
     assert.isFalse(TokenSet.isValidAt(tokens, 9_999_999_999_000, 1000))
     assert.isTrue(TokenSet.canRefreshAt(tokens, 19_000_000_000_000))
     assert.isFalse(TokenSet.canRefreshAt(tokens, 20_000_000_000_000))
-    assert.isTrue(TokenSet.isValidAt(TokenSet.fromJwt({ accessToken: Redacted.make("opaque") }), Number.MAX_SAFE_INTEGER))
+    assert.isTrue(
+      TokenSet.isValidAt(TokenSet.fromJwt({ accessToken: Redacted.make("opaque") }), Number.MAX_SAFE_INTEGER)
+    )
   })
 })

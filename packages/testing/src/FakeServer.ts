@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -57,7 +57,11 @@ export class ConnectionDropped extends Data.TaggedError("ConnectionDropped")<{
  */
 export interface FakeServer {
   /** The app with faults and the request log applied; fails only with `ConnectionDropped`. */
-  readonly handle: Effect.Effect<HttpServerResponse.HttpServerResponse, ConnectionDropped, HttpServerRequest.HttpServerRequest>
+  readonly handle: Effect.Effect<
+    HttpServerResponse.HttpServerResponse,
+    ConnectionDropped,
+    HttpServerRequest.HttpServerRequest
+  >
   /** An `HttpClient` that delivers every request to this server in memory. */
   readonly client: HttpClient.HttpClient
   /** Queues faults; each is taken once, by the first request it targets. */

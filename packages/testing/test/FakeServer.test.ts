@@ -37,7 +37,13 @@ describe("FakeServer", () => {
       assert.strictEqual(yield* send("/a"), "200 a")
       assert.strictEqual(yield* send("/missing"), "404 Not Found")
       const [first, second] = yield* server.requests
-      assert.deepInclude(first, { method: "POST", path: "/a", query: { x: "1" }, body: "field=value", fault: undefined })
+      assert.deepInclude(first, {
+        method: "POST",
+        path: "/a",
+        query: { x: "1" },
+        body: "field=value",
+        fault: undefined
+      })
       assert.strictEqual(first.headers["x-test"], "yes")
       assert.strictEqual(first.headers["content-type"], "application/x-www-form-urlencoded")
       assert.strictEqual(second.path, "/missing")
