@@ -306,10 +306,13 @@ const issuePhrase: Record<ParseResult.ArrayFormatterIssue["_tag"], string> = {
   Composite: "is invalid"
 }
 
-const describeParseError = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => `${issue.path.length === 0 ? "the body" : issue.path.join(".")} ${issuePhrase[issue._tag]}`)
-    .join("; ")
+const describeParseError = (error: ParseResult.ParseError): string => {
+  const lines = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
+    `${issue.path.length === 0 ? "the body" : issue.path.join(".")} ${issuePhrase[issue._tag]}`
+  )
+  // A union reports one issue per member, which read the same once values are left out.
+  return Array.from(new Set(lines)).join("; ")
+}
 
 // -----------------------------------------------------------------------------
 // internal
