@@ -56,7 +56,7 @@ const app = HttpRouter.empty.pipe(
   HttpRouter.post("/redirect", HttpServerResponse.redirect("https://elsewhere.test/login", { status: 302 }))
 )
 
-const setup = (settings: { readonly retry?: RetryPolicy.Options; readonly timeout?: string } = {}) =>
+const setup = (settings: { readonly retry?: RetryPolicy.Options } = {}) =>
   Effect.gen(function*() {
     const server = yield* FakeServer.make(app)
     const client = yield* Endpoint.makeClient({ baseUrl: "https://auth.test", provider: "test" }).pipe(

@@ -115,11 +115,13 @@ export const make = <E>(app: HttpApp.Default<E>): Effect.Effect<FakeServer> =>
       switch (fault?._tag) {
         case undefined:
           return yield* runApp
-        case "Status":
-          return HttpServerResponse.text(fault.body ?? "", {
-            status: fault.status,
-            headers: fault.retryAfter === undefined ? {} : { "retry-after": fault.retryAfter }
-          })
+        case "Status": {
+          const headers = fault.retryAfter === undefined ? {} : { "retry-after": fault.retryAfter }
+          // A body on a 204 or 304 is invalid HTTP, so those (and any fault without a body) answer empty.
+          return fault.body === undefined
+            ? HttpServerResponse.empty({ status: fault.status, headers })
+            : HttpServerResponse.text(fault.body, { status: fault.status, headers })
+        }
         case "Refused":
           return yield* new ConnectionDropped({ code: "ECONNREFUSED" })
         case "Reset":
