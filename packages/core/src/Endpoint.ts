@@ -449,16 +449,20 @@ const readBody = (
 /** The longest body excerpt an `UnexpectedStatus` carries. */
 const excerptLength = 200
 
-/** A short, single-line excerpt of the body with the request's secrets scrubbed. */
-const excerpt = (response: Response, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
-  let text = response.body
+/** Replaces every occurrence of the request's secrets in server-written text. */
+const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
   for (const secret of secrets) {
     const value = Redacted.value(secret)
     if (value.length === 0) continue
     // A server that echoes a form or query value echoes it percent-encoded.
     for (const form of new Set([value, encodeURIComponent(value)])) text = text.split(form).join("<redacted>")
   }
-  text = text.replace(/\s+/g, " ").trim()
+  return text
+}
+
+/** A short, single-line excerpt of the body with the request's secrets scrubbed. */
+const excerpt = (response: Response, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
+  const text = scrub(response.body, secrets).replace(/\s+/g, " ").trim()
   return text.length > excerptLength || response.oversized ? `${text.slice(0, excerptLength)}...` : text
 }
 
@@ -472,13 +476,15 @@ const handle = <R extends Responses>(
     // mapped type by a runtime number, hence the one assertion here.
     return definition.responses[response.status](response) as Effect.Effect<Success<R>, Failure<R>>
   }
+  const secrets = definition.secrets ?? []
+  const location = response.headers["location"]
   return Effect.fail(
     new AuthError.UnexpectedStatus({
       operation: definition.operation,
       status: response.status,
-      body: excerpt(response, definition.secrets ?? []),
+      body: excerpt(response, secrets),
       retryAfter: response.headers["retry-after"],
-      location: response.headers["location"]
+      location: location === undefined ? undefined : scrub(location, secrets)
     })
   )
 }
