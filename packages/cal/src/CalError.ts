@@ -10,7 +10,8 @@
  *
  * @since 0.1.0
  */
-import * as Redacted from "effect/Redacted"
+import * as Endpoint from "@effect-auth/core/Endpoint"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
 /**
@@ -136,26 +137,12 @@ export const fromBody = (
   body: ErrorBody,
   secrets: ReadonlyArray<Redacted.Redacted<string>>
 ): Fields => {
-  const values = secrets.map(Redacted.value).filter((value) => value.length > 0)
   return {
     status,
     code: body.error.code,
-    message: scrubString(body.error.message, values),
-    ...(body.error.details === undefined ? {} : { details: scrub(body.error.details, values) }),
-    path: scrubString(body.path, values),
+    message: Endpoint.scrub(body.error.message, secrets),
+    ...(body.error.details === undefined ? {} : { details: Endpoint.scrubJson(body.error.details, secrets) }),
+    path: Endpoint.scrub(body.path, secrets),
     timestamp: body.timestamp
   }
-}
-
-const scrubString = (text: string, secrets: ReadonlyArray<string>): string =>
-  secrets.reduce((acc, secret) => acc.split(secret).join("<redacted>"), text)
-
-/** A deep copy of a JSON value with every secret replaced, in keys and values alike. */
-const scrub = (value: unknown, secrets: ReadonlyArray<string>, depth = 0): unknown => {
-  if (typeof value === "string") return scrubString(value, secrets)
-  if (depth > 16 || value === null || typeof value !== "object") return value
-  if (Array.isArray(value)) return value.map((item) => scrub(item, secrets, depth + 1))
-  return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => [scrubString(key, secrets), scrub(item, secrets, depth + 1)])
-  )
 }

@@ -314,6 +314,46 @@ const describeParseError = (error: ParseResult.ParseError): string => {
   return Array.from(new Set(lines)).join("; ")
 }
 
+/**
+ * Replaces every occurrence of the given secrets in text a server wrote. A server that echoes the
+ * request (a validation message quoting a field, a proxy's error page) must not carry a secret
+ * into an error, so handlers pass server text through this before putting it in one.
+ *
+ * @since 0.1.0
+ * @category secrets
+ */
+export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
+  for (const secret of secrets) {
+    const value = Redacted.value(secret)
+    if (value.length === 0) continue
+    // A server that echoes a form or query value echoes it percent-encoded.
+    for (const form of new Set([value, encodeURIComponent(value)])) text = text.split(form).join("<redacted>")
+  }
+  return text
+}
+
+/**
+ * A copy of a decoded JSON value with `scrub` applied to every key and string, for error bodies
+ * kept whole. Nesting deeper than `maxDepth` is replaced by `"..."`.
+ *
+ * @since 0.1.0
+ * @category secrets
+ */
+export const scrubJson = (
+  value: unknown,
+  secrets: ReadonlyArray<Redacted.Redacted<string>>,
+  maxDepth = 16
+): unknown => {
+  const go = (value: unknown, depth: number): unknown => {
+    if (Predicate.isString(value)) return scrub(value, secrets)
+    if (!Predicate.isObject(value) || Predicate.isFunction(value)) return value
+    if (depth >= maxDepth) return "..."
+    if (Array.isArray(value)) return value.map((item) => go(item, depth + 1))
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [scrub(key, secrets), go(item, depth + 1)]))
+  }
+  return go(value, 0)
+}
+
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
@@ -449,16 +489,6 @@ const readBody = (
 /** The longest body excerpt an `UnexpectedStatus` carries. */
 const excerptLength = 200
 
-/** Replaces every occurrence of the request's secrets in server-written text. */
-const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
-  for (const secret of secrets) {
-    const value = Redacted.value(secret)
-    if (value.length === 0) continue
-    // A server that echoes a form or query value echoes it percent-encoded.
-    for (const form of new Set([value, encodeURIComponent(value)])) text = text.split(form).join("<redacted>")
-  }
-  return text
-}
 
 /** A short, single-line excerpt of the body with the request's secrets scrubbed. */
 const excerpt = (response: Response, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {

@@ -14,7 +14,6 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as EnduroSatError from "./EnduroSatError.js"
@@ -125,30 +124,6 @@ const presentSecret = (value: string | null | undefined): Redacted.Redacted<stri
   return present === undefined ? undefined : Redacted.make(present)
 }
 
-/** The longest text, and the deepest nesting, of a 400 body kept in `BadRequest`. */
-const bodyLimits = { depth: 8, length: 1000 }
-
-/**
- * A copy of a JSON value with every occurrence of a secret replaced, in keys and in strings: the
- * untyped 400 body is the one place a server could echo the request back into an error.
- */
-const scrub = (value: unknown, secrets: ReadonlyArray<string>, depth = 0): unknown => {
-  const scrubString = (text: string) => {
-    let result = text
-    for (const secret of secrets) result = result.split(secret).join("<redacted>")
-    return result.length > bodyLimits.length ? `${result.slice(0, bodyLimits.length)}...` : result
-  }
-  if (Predicate.isString(value)) return scrubString(value)
-  if (depth >= bodyLimits.depth) return Array.isArray(value) || Predicate.isRecord(value) ? "..." : value
-  if (Array.isArray(value)) return value.map((item) => scrub(item, secrets, depth + 1))
-  if (Predicate.isRecord(value)) {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [scrubString(key), scrub(item, secrets, depth + 1)])
-    )
-  }
-  return value
-}
-
 /** The 400 handler: the body is untyped, so any JSON is kept and anything else is dropped. */
 const badRequest = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => (response: Endpoint.Response) => {
   let body: unknown = undefined
@@ -159,8 +134,9 @@ const badRequest = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => (respo
       body = undefined
     }
   }
-  const values = secrets.map(Redacted.value).filter((value) => value.length > 0)
-  return Effect.fail(new EnduroSatError.BadRequest({ operation: response.operation, body: scrub(body, values) }))
+  return Effect.fail(
+    new EnduroSatError.BadRequest({ operation: response.operation, body: Endpoint.scrubJson(body, secrets, 8) })
+  )
 }
 
 /**

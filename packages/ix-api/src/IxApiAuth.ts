@@ -105,7 +105,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     const client = yield* Endpoint.makeClient({ baseUrl, provider })
 
     const tokenResponses = (operation: string, secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
-      const scrub = scrubber(secrets)
+      const scrub = (text: string) => Endpoint.scrub(text, secrets)
       const success = Endpoint.decode(AuthTokenBody, (body) =>
         Effect.succeed(TokenSet.fromJwt({ accessToken: body.access_token, refreshToken: body.refresh_token })))
       return {
@@ -251,10 +251,3 @@ const problemFields = (
   detail: optionalString(problem.detail, scrub),
   instance: optionalString(problem.instance, scrub)
 })
-
-/** A server that echoes what it was sent must not put a secret into an error message. */
-const scrubber = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => (text: string): string =>
-  secrets.reduce((result, secret) => {
-    const value = Redacted.value(secret)
-    return value.length === 0 ? result : result.split(value).join("<redacted>")
-  }, text)

@@ -146,15 +146,6 @@ const decodeHttpException = Schema.decodeUnknownOption(HttpExceptionBody)
 /** The longest `detail` an error keeps: a FastAPI message is one short sentence. */
 const maxDetailLength = 500
 
-const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
-  let scrubbed = text
-  for (const secret of secrets) {
-    const value = Redacted.value(secret)
-    if (value.length > 0) scrubbed = scrubbed.split(value).join("<redacted>")
-  }
-  return scrubbed
-}
-
 /**
  * The `detail` of an untyped 400/404 body, when the body is FastAPI's `{"detail": "..."}`; any
  * other body (HTML from a proxy, an empty body, a structured detail) gives `undefined`, and the
@@ -165,7 +156,7 @@ const httpExceptionDetail = (
   secrets: ReadonlyArray<Redacted.Redacted<string>>
 ): string | undefined =>
   response.oversized ? undefined : decodeHttpException(response.body).pipe(
-    Option.map((body) => scrub(body.detail, secrets).slice(0, maxDetailLength)),
+    Option.map((body) => Endpoint.scrub(body.detail, secrets).slice(0, maxDetailLength)),
     Option.getOrUndefined
   )
 
@@ -173,7 +164,7 @@ const validationError = (operation: string, secrets: ReadonlyArray<Redacted.Reda
   Endpoint.fail(OccamError.HttpValidationError, (body) =>
     new OccamError.ValidationError({
       operation,
-      detail: (body.detail ?? []).map((issue) => ({ ...issue, msg: scrub(issue.msg, secrets) }))
+      detail: (body.detail ?? []).map((issue) => ({ ...issue, msg: Endpoint.scrub(issue.msg, secrets) }))
     }))
 
 // -----------------------------------------------------------------------------
