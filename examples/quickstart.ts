@@ -40,20 +40,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as DemoClock from "./DemoClock.js"
 import * as FakeCredentials from "./FakeCredentials.js"
 import { duration, excerpt, expiry, fingerprint } from "./Narration.js"
 import * as Narration from "./Narration.js"
 
 /** Short enough to see a scheduled refresh within the run. */
 const accessTokenLifetime = "3 seconds"
-
-/**
- * Cal.com rounds expiry down to the minute: with a lifetime just over a minute and the demo clock
- * starting 4 seconds before a full minute, the first token expires at that full minute (about 4
- * seconds in), and the one the scheduled refresh brings a minute later.
- */
-const calAccessTokenLifetime = "61500 millis"
 
 /** Refresh 1 second (plus up to 100 ms) before expiry, instead of the production 60 (plus 30). */
 const timing = { skew: "1 second", jitter: "100 millis" } as const
@@ -71,7 +63,7 @@ const serveFakes = Effect.gen(function*() {
     apiKeys: [{ ...FakeCredentials.ixApi, subject: "AS64500" }],
     accessLifetime: accessTokenLifetime
   })
-  const cal = yield* FakeCal.make({ clients: [FakeCredentials.cal], accessTokenLifetime: calAccessTokenLifetime })
+  const cal = yield* FakeCal.make({ clients: [FakeCredentials.cal], accessTokenLifetime, roundExpiry: false })
   const enduroSat = yield* FakeEnduroSat.make({
     clientIds: [FakeCredentials.enduroSat.clientId],
     users: [FakeCredentials.enduroSat],
@@ -298,7 +290,7 @@ const main = Effect.gen(function*() {
         chapter(
           2,
           tell({
-            title: `Cal.com · fake on ${fakes.cal.url} · expiry rounded down to the minute, as Cal.com does`,
+            title: `Cal.com · fake on ${fakes.cal.url} · access tokens live 3 s`,
             ...cal,
             server: fakes.cal.fake.server,
             protectedPath: "/v2/me",
@@ -370,10 +362,4 @@ const main = Effect.gen(function*() {
   console.log(`\nDone in ${duration((yield* Clock.currentTimeMillis) - startedAt)}.`)
 }).pipe(Effect.scoped)
 
-Narration.runMain(
-  Effect.flatMap(DemoClock.beforeFullMinute(4), (clock) =>
-    main.pipe(
-      Effect.provide(NodeHttpClient.layerUndici),
-      Effect.withClock(clock)
-    ))
-)
+Narration.runMain(main.pipe(Effect.provide(NodeHttpClient.layerUndici)))

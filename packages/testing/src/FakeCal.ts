@@ -81,8 +81,14 @@ export interface Options {
   readonly clients?: ReadonlyArray<Client> | undefined
   /** Default: `[defaultUser]`. */
   readonly users?: ReadonlyArray<User> | undefined
-  /** Default: 60 minutes, as Cal.com. The expiry is rounded down to the minute. */
+  /** Default: 60 minutes, as Cal.com. The expiry is rounded down to the minute (see `roundExpiry`). */
   readonly accessTokenLifetime?: Duration.DurationInput | undefined
+  /**
+   * Whether access-token expiry is rounded down to the start of the minute, as Cal.com does.
+   * Turn it off to run with lifetimes of a few seconds (demos), which rounding would swallow.
+   * Default: true.
+   */
+  readonly roundExpiry?: boolean | undefined
   /**
    * Whether token responses carry `refreshTokenExpiresAt`, as current Cal.com does. The seed-era
    * server (Nov 2024) did not send it. Default: true.
@@ -256,7 +262,9 @@ export const make = (options: Options = {}): Effect.Effect<FakeCal> =>
         const now = yield* Clock.currentTimeMillis
         // Cal.com: `now + 60 min` rounded down to the start of the minute, and `now + 1 year`
         // rounded down to the start of the day.
-        const accessTokenExpiresAt = Math.floor((now + accessLifetime) / 60_000) * 60_000
+        const accessTokenExpiresAt = options.roundExpiry === false
+          ? now + accessLifetime
+          : Math.floor((now + accessLifetime) / 60_000) * 60_000
         const refreshTokenExpiresAt = DateTime.toEpochMillis(
           DateTime.startOf(DateTime.add(DateTime.unsafeMake(now), { years: 1 }), "day")
         )
