@@ -17,12 +17,31 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Redacted from "effect/Redacted"
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
+import * as HashMap from "effect/HashMap"
+import * as List from "effect/List"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as PubSub from "effect/PubSub"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type * as Stream from "effect/Stream"
-import type * as TokenSet from "./TokenSet.js"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
+import * as TokenSet from "./TokenSet.js"
+import * as TokenStore from "./TokenStore.js"
 
 /**
  * The session can no longer obtain a token by itself: its refresh token was rejected, no other
@@ -77,7 +96,10 @@ export interface AuthSession<E> {
   readonly invalidate: (seen: TokenSet.TokenSet) => Effect.Effect<void>
   /** Refreshes now, whatever the expiry, and returns the new token set. */
   readonly refresh: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired>
-  /** Revokes the token when the provider can, then forgets it and clears the store. */
+  /**
+   * Revokes the token when the provider can, then forgets it and clears the store. The token is
+   * forgotten and the store cleared even when the revoke fails; its error is then returned.
+   */
   readonly logout: Effect.Effect<void, E>
   /** The current state. */
   readonly state: Effect.Effect<State>
@@ -100,16 +122,832 @@ export interface Options<E, R> {
   readonly login?: Effect.Effect<TokenSet.TokenSet, E, R> | undefined
   /** Exchanges a refresh token for a new token set; absent when the provider has no refresh. */
   readonly refresh?: ((refreshToken: Redacted.Redacted<string>) => Effect.Effect<TokenSet.TokenSet, E, R>) | undefined
-  /** Whether a refresh failure means the refresh token is dead (rather than a passing fault). */
+  /**
+   * Whether a refresh failure means the refresh token is dead (rather than a passing fault).
+   * Default: never, so every refresh failure counts as passing (the caller gets the error, the
+   * next call tries again).
+   */
   readonly isRefreshRejected?: ((error: E) => boolean) | undefined
   /** Revokes a token set at the provider; absent when the provider cannot. */
   readonly revoke?: ((tokens: TokenSet.TokenSet) => Effect.Effect<void, E, R>) | undefined
-  /** Revoke when the session's scope closes. Default: false. */
+  /**
+   * Revoke when the session's scope closes (once, and only when a token is held; the store entry
+   * is then removed too, since a revoked token is of no use to the next run). Default: false.
+   */
   readonly revokeOnClose?: boolean | undefined
   /** A token set to start from when the store holds none (such as a configured refresh token). */
   readonly initial?: TokenSet.TokenSet | undefined
-  /** Refresh this long before expiry. Default: 60 seconds. */
+  /** Refresh this long before expiry. Default: 60 seconds (`defaultSkew`). */
   readonly skew?: Duration.DurationInput | undefined
-  /** Refresh up to this much earlier again, at random, so instances spread out. Default: 30 seconds. */
+  /**
+   * Refresh up to this much earlier again, at random, so instances spread out. Default: 30
+   * seconds (`defaultJitter`).
+   */
   readonly jitter?: Duration.DurationInput | undefined
+  /**
+   * How a failed proactive refresh is retried. The loop never gives up on a passing failure; it
+   * stops only on `ReauthenticationRequired` (until a new token arrives). Default:
+   * `defaultRetrySchedule` (exponential from 1 second with jitter, capped at 60 seconds).
+   */
+  readonly retrySchedule?: Schedule.Schedule<unknown, E | ReauthenticationRequired> | undefined
 }
+
+/**
+ * The default `skew`: refresh 60 seconds before the access token expires.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultSkew: Duration.Duration = Duration.seconds(60)
+
+/**
+ * The default `jitter`: refresh up to 30 seconds earlier again, drawn at random for every cycle.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultJitter: Duration.Duration = Duration.seconds(30)
+
+/**
+ * The default `retrySchedule` of a failed proactive refresh: exponential from 1 second, with
+ * jitter, never waiting more than 60 seconds, forever.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultRetrySchedule: Schedule.Schedule<unknown> = Schedule.exponential("1 second").pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced("60 seconds"))
+)
+
+/**
+ * Logins sessions performed, tagged with `provider`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const logins: Metric.Metric.Counter<number> = Metric.counter("effect-auth.logins", {
+  description: "Logins performed by sessions",
+  incremental: true
+})
+
+/**
+ * Refresh requests sessions sent, tagged with `provider`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const refreshes: Metric.Metric.Counter<number> = Metric.counter("effect-auth.refreshes", {
+  description: "Refresh requests sent by sessions",
+  incremental: true
+})
+
+/**
+ * Failed logins, refreshes and revokes, tagged with `provider`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const failures: Metric.Metric.Counter<number> = Metric.counter("effect-auth.failures", {
+  description: "Failed logins, refreshes and revokes",
+  incremental: true
+})
+
+/**
+ * Callers that joined a login or refresh already in flight instead of sending their own,
+ * tagged with `provider`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const singleFlightJoins: Metric.Metric.Counter<number> = Metric.counter("effect-auth.single_flight_joins", {
+  description: "Callers that joined an in-flight login or refresh",
+  incremental: true
+})
+
+// -----------------------------------------------------------------------------------------------
+// internals
+// -----------------------------------------------------------------------------------------------
+
+/** The token a session holds, with the store version it was read or written as. */
+interface Held {
+  readonly tokens: TokenSet.TokenSet
+  readonly version: number | undefined
+  /** False once `invalidate` reported the access token rejected. */
+  readonly usable: boolean
+  /** False once the provider rejected the refresh token. */
+  readonly refreshable: boolean
+}
+
+/** Everything `token` reads, as one immutable value swapped whole. */
+interface Cell<E> {
+  readonly held: Held | undefined
+  readonly inflight: Deferred.Deferred<TokenSet.TokenSet, E> | undefined
+  /** Until when `token` may answer `ready` at once: the expiry of a usable token, else -Infinity. */
+  readonly deadline: number
+  /** The held token, as an effect built once rather than on every call. */
+  readonly ready: Effect.Effect<TokenSet.TokenSet> | undefined
+}
+
+const cellOf = <E>(held: Held | undefined, inflight: Deferred.Deferred<TokenSet.TokenSet, E> | undefined): Cell<E> => ({
+  held,
+  inflight,
+  deadline: held === undefined || !held.usable ? -Infinity : held.tokens.expiresAt ?? Infinity,
+  ready: held === undefined ? undefined : Effect.succeed(held.tokens)
+})
+
+/** Why a fetch runs: a caller needs a valid token, a forced refresh, or a scheduled one. */
+type Mode =
+  | { readonly _tag: "Demand" }
+  | { readonly _tag: "Force" }
+  | { readonly _tag: "Ahead"; readonly tokens: TokenSet.TokenSet }
+
+type Step<E> =
+  | { readonly _tag: "Ready"; readonly tokens: TokenSet.TokenSet }
+  | { readonly _tag: "Join"; readonly deferred: Deferred.Deferred<TokenSet.TokenSet, E> }
+  | { readonly _tag: "Start" }
+
+const demand: Mode = { _tag: "Demand" }
+const force: Mode = { _tag: "Force" }
+
+const sameSecret = (
+  a: Redacted.Redacted<string> | undefined,
+  b: Redacted.Redacted<string> | undefined
+): boolean => a === b || (a !== undefined && b !== undefined && Redacted.value(a) === Redacted.value(b))
+
+const sameTokens = (a: TokenSet.TokenSet, b: TokenSet.TokenSet): boolean =>
+  a === b || (sameSecret(a.accessToken, b.accessToken) && sameSecret(a.refreshToken, b.refreshToken))
+
+const heldOf = (stored: TokenStore.Stored): Held => ({
+  tokens: stored.tokens,
+  version: stored.version,
+  usable: true,
+  refreshable: true
+})
+
+/** What a state or log line says about an error: its message (errors carry no secrets), else its tag. */
+const describe = (error: unknown): string =>
+  Predicate.hasProperty(error, "message") && typeof error.message === "string" && error.message !== ""
+    ? error.message
+    : Predicate.hasProperty(error, "_tag") && typeof error._tag === "string"
+    ? error._tag
+    : "unknown error"
+
+const warn = (session: { readonly provider: string; readonly key: string }, message: string, error: unknown) => {
+  const description = describe(error)
+  return Effect.logWarning(`${message}: ${description}`).pipe(Effect.annotateLogs({
+    "effect-auth.provider": session.provider,
+    "effect-auth.session": session.key,
+    "effect-auth.error": description
+  }))
+}
+
+/**
+ * The store of a session built without a `TokenStore`: nobody else reads or writes it, so it
+ * needs to keep nothing (the session holds its tokens) and every write succeeds.
+ */
+const memoryOnly: TokenStore.Service = {
+  get: () => Effect.succeedNone,
+  set: (_key, tokens, expectedVersion) => Effect.succeed({ tokens, version: (expectedVersion ?? 0) + 1 }),
+  remove: () => Effect.void
+}
+
+/** The longest sleep a JavaScript timer performs (a longer one would never fire). */
+const maxSleepMillis = 2 ** 31 - 1
+
+/** A scheduled refresh of one session. */
+class Alarm {
+  cancelled = false
+  constructor(
+    readonly at: number,
+    readonly tokens: TokenSet.TokenSet,
+    readonly owner: { readonly onAlarm: (alarm: Alarm) => Effect.Effect<void> }
+  ) {}
+}
+
+const siftUp = (heap: Array<Alarm>, index: number): void => {
+  let i = index
+  while (i > 0) {
+    const parent = (i - 1) >> 1
+    if (heap[parent].at <= heap[i].at) return
+    ;[heap[parent], heap[i]] = [heap[i], heap[parent]]
+    i = parent
+  }
+}
+
+const siftDown = (heap: Array<Alarm>): void => {
+  let i = 0
+  for (;;) {
+    const left = 2 * i + 1
+    const right = left + 1
+    let smallest = i
+    if (left < heap.length && heap[left].at < heap[smallest].at) smallest = left
+    if (right < heap.length && heap[right].at < heap[smallest].at) smallest = right
+    if (smallest === i) return
+    ;[heap[smallest], heap[i]] = [heap[i], heap[smallest]]
+    i = smallest
+  }
+}
+
+const popAlarm = (heap: Array<Alarm>): Alarm | undefined => {
+  const top = heap[0]
+  const last = heap.pop()
+  if (heap.length > 0 && last !== undefined) {
+    heap[0] = last
+    siftDown(heap)
+  }
+  return top
+}
+
+/**
+ * The scheduled refreshes of every session on one `Clock`: a min-heap of alarms and one fiber
+ * sleeping until the earliest. A sleeping fiber per session would cost kilobytes of heap for
+ * every idle session; an alarm costs a few dozen bytes. The fiber stops when no alarm is left,
+ * so closed sessions leave no timer behind to keep the process alive.
+ */
+class Timer {
+  private readonly heap: Array<Alarm> = []
+  private live = 0
+  private generation = 0
+  private fiber: Fiber.RuntimeFiber<void> | undefined = undefined
+  private wakeAt = Infinity
+
+  constructor(private readonly clock: Clock.Clock) {}
+
+  add(alarm: Alarm): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.heap.push(alarm)
+      siftUp(this.heap, this.heap.length - 1)
+      this.live++
+      return this.fiber !== undefined && alarm.at >= this.wakeAt ? Effect.void : this.restart()
+    })
+  }
+
+  cancel(alarm: Alarm): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (alarm.cancelled) return Effect.void
+      alarm.cancelled = true
+      this.live--
+      if (this.live > 0) return Effect.void
+      this.heap.length = 0
+      return this.stop()
+    })
+  }
+
+  private stop(): Effect.Effect<void> {
+    const fiber = this.fiber
+    this.generation++
+    this.fiber = undefined
+    this.wakeAt = Infinity
+    return fiber === undefined ? Effect.void : Fiber.interruptFork(fiber)
+  }
+
+  // The loop belongs to no session and no caller: it runs without their span or log annotations.
+  private restart(): Effect.Effect<void> {
+    const previous = this.stop()
+    const generation = this.generation
+    const loop = this.loop(generation).pipe(
+      Effect.interruptible,
+      Effect.mapInputContext(withoutParentSpan),
+      Effect.locally(FiberRef.currentLogAnnotations, HashMap.empty()),
+      Effect.locally(FiberRef.currentLogSpan, List.empty())
+    )
+    return Effect.zipRight(
+      previous,
+      Effect.map(Effect.forkDaemon(loop), (fiber) => {
+        if (this.generation === generation) this.fiber = fiber
+      })
+    )
+  }
+
+  // Every step first checks that this loop is still the current one, so a loop that was
+  // replaced stops at its next step even before its interruption arrives.
+  private loop(generation: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (generation !== this.generation) return Effect.void
+      while (this.heap.length > 0 && this.heap[0].cancelled) popAlarm(this.heap)
+      if (this.heap.length === 0) {
+        this.fiber = undefined
+        this.wakeAt = Infinity
+        return Effect.void
+      }
+      this.wakeAt = this.heap[0].at
+      // Rounded up, so that after the sleep the alarm is due even on a clock with fractions.
+      const delay = Math.min(Math.ceil(this.wakeAt - this.clock.unsafeCurrentTimeMillis()), maxSleepMillis)
+      return Effect.zipRight(delay > 0 ? this.clock.sleep(Duration.millis(delay)) : Effect.void, this.fire(generation))
+    })
+  }
+
+  private fire(generation: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (generation !== this.generation) return Effect.void
+      const now = this.clock.unsafeCurrentTimeMillis()
+      const due: Array<Alarm> = []
+      while (this.heap.length > 0 && this.heap[0].at <= now) {
+        const alarm = popAlarm(this.heap)
+        if (alarm !== undefined && !alarm.cancelled) {
+          alarm.cancelled = true
+          this.live--
+          due.push(alarm)
+        }
+      }
+      return Effect.zipRight(
+        Effect.forEach(due, (alarm) => alarm.owner.onAlarm(alarm), { discard: true }),
+        this.loop(generation)
+      )
+    })
+  }
+}
+
+const timers = globalValue(Symbol.for("@effect-auth/core/AuthSession/timers"), () => new WeakMap<Clock.Clock, Timer>())
+
+const timerFor = (clock: Clock.Clock): Timer => {
+  const existing = timers.get(clock)
+  if (existing !== undefined) return existing
+  const timer = new Timer(clock)
+  timers.set(clock, timer)
+  return timer
+}
+
+/** Scheduled refreshes are nobody's child: drop whatever span the scheduling fiber was in. */
+const withoutParentSpan = (context: Context.Context<never>): Context.Context<never> =>
+  Context.omit(Tracer.ParentSpan)(context)
+
+/**
+ * A session. Its mutable fields are read without a lock and written only inside synchronous
+ * steps (`Effect.sync` / `Effect.suspend`), which JavaScript runs to completion: the same
+ * guarantee a `Ref` gives, without a `Ref` per field. Everything that is not per-session lives
+ * on the prototype: an idle session is a handful of small objects.
+ */
+class SessionImpl<E, R> implements AuthSession<E> {
+  readonly provider: string
+  readonly key: string
+  readonly token: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired>
+  readonly invalidate: (seen: TokenSet.TokenSet) => Effect.Effect<void>
+  private cell: Cell<E | ReauthenticationRequired>
+  private current: State
+  private hub: PubSub.PubSub<State> | undefined = undefined
+  private alarm: Alarm | undefined = undefined
+
+  constructor(
+    private readonly options: Options<E, R>,
+    private readonly scope: Scope.Scope,
+    private readonly captured: Context.Context<R>,
+    private readonly store: TokenStore.Service,
+    private readonly clock: Clock.Clock,
+    private readonly timer: Timer,
+    initial: Held | undefined,
+    state: State
+  ) {
+    this.provider = options.provider
+    this.key = options.key
+    this.cell = cellOf(initial, undefined)
+    this.current = state
+    // The hot path: one field read and one clock read while the held token is valid.
+    this.token = Effect.suspend(() => {
+      const cell = this.cell
+      return cell.ready !== undefined && cell.deadline > this.clock.unsafeCurrentTimeMillis()
+        ? cell.ready
+        : this.shared(demand)
+    })
+    this.invalidate = (seen) =>
+      Effect.sync(() => {
+        const cell = this.cell
+        if (cell.held !== undefined && cell.held.usable && sameSecret(cell.held.tokens.accessToken, seen.accessToken)) {
+          this.cell = cellOf({ ...cell.held, usable: false }, cell.inflight)
+        }
+      })
+  }
+
+  get accessToken(): Effect.Effect<Redacted.Redacted<string>, E | ReauthenticationRequired> {
+    return Effect.map(this.token, (tokens) => tokens.accessToken)
+  }
+
+  get refresh(): Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired> {
+    return this.shared(force)
+  }
+
+  get logout(): Effect.Effect<void, E> {
+    return Effect.gen(this, function*() {
+      // Let a login or refresh in flight land first, so that it cannot bring the token back.
+      const pending = this.cell.inflight
+      if (pending !== undefined) yield* Effect.exit(Deferred.await(pending))
+      const held = yield* this.forget()
+      if (held !== undefined && this.options.revoke !== undefined) {
+        yield* this.call("effect-auth.revoke", undefined, this.options.revoke(held.tokens))
+      }
+    }).pipe(Effect.ensuring(Effect.zipRight(this.removeFromStore(), this.publish({ _tag: "Empty" }))))
+  }
+
+  get state(): Effect.Effect<State> {
+    return Effect.sync(() => this.current)
+  }
+
+  get changes(): Stream.Stream<State> {
+    return Stream.unwrapScoped(Effect.gen(this, function*() {
+      const hub = yield* this.ensureHub()
+      const subscription = yield* PubSub.subscribe(hub)
+      // Every published state is a new object: one published between the subscription and
+      // this read is both `current` and in the queue, and is dropped from the queue.
+      const current = this.current
+      return Stream.concat(
+        Stream.succeed(current),
+        Stream.filter(Stream.fromQueue(subscription), (state) => state !== current)
+      )
+    }))
+  }
+
+  /** The finalizer of the session's scope. */
+  finalizer(): Effect.Effect<void> {
+    return Effect.suspend(() => this.close())
+  }
+
+  /** Runs when the session's scope closes, after the session's fibers were interrupted. */
+  private close(): Effect.Effect<void> {
+    const revoke = this.options.revoke
+    return Effect.flatMap(
+      this.forget(),
+      (held) =>
+        held === undefined || revoke === undefined || this.options.revokeOnClose !== true
+          ? Effect.void
+          : this.call("effect-auth.revoke", undefined, revoke(held.tokens)).pipe(
+            Effect.zipRight(this.removeFromStore()),
+            Effect.catchAll((error) => warn(this, "effect-auth: revoke on close failed", error))
+          )
+    )
+  }
+
+  /**
+   * Called by the timer when the refresh scheduled for `alarm.tokens` is due. The request is
+   * started from the timer's fiber; a fiber of the session's scope waits for it and, when it
+   * fails, retries on `retrySchedule` (logging each failure) until a refresh succeeds.
+   */
+  onAlarm(alarm: Alarm): Effect.Effect<void> {
+    if (alarm !== this.alarm) return Effect.void
+    const mode: Mode = { _tag: "Ahead", tokens: alarm.tokens }
+    return Effect.flatMap(this.begin(mode), (first) => {
+      let next = first
+      const attempt = Effect.suspend(() => {
+        const current = next
+        next = this.shared(mode)
+        return current
+      })
+      const loop = attempt.pipe(
+        Effect.tapError((error) => warn(this, "effect-auth: proactive refresh failed", error)),
+        Effect.retry({
+          schedule: this.options.retrySchedule ?? defaultRetrySchedule,
+          while: (error) => !(error instanceof ReauthenticationRequired)
+        }),
+        Effect.ignore
+      )
+      return Effect.asVoid(Effect.forkIn(Effect.interruptible(loop), this.scope))
+    })
+  }
+
+  /**
+   * Schedules the refresh of `held` at `expiresAt - lead`, where `lead` is the skew plus a
+   * jitter drawn for this cycle, clamped to half of the lifetime left: a token living less than
+   * the skew is refreshed half-way through, never in a loop. A token that has already expired,
+   * or has no expiry, is not scheduled.
+   */
+  schedule(held: Held): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      const previous = this.alarm
+      this.alarm = undefined
+      const expiresAt = held.tokens.expiresAt
+      const remaining = expiresAt === undefined ? 0 : expiresAt - this.clock.unsafeCurrentTimeMillis()
+      if (expiresAt !== undefined && remaining > 0) {
+        const skew = Duration.toMillis(this.options.skew ?? defaultSkew)
+        const jitter = Duration.toMillis(this.options.jitter ?? defaultJitter)
+        const lead = Math.min(skew + (yield* Random.nextRange(0, jitter)), remaining / 2)
+        // Whole milliseconds: the timer then never chases a fraction of a millisecond.
+        const alarm = new Alarm(Math.floor(expiresAt - lead), held.tokens, this)
+        this.alarm = alarm
+        yield* this.timer.add(alarm)
+      }
+      if (previous !== undefined) yield* this.timer.cancel(previous)
+    })
+  }
+
+  private ensureHub(): Effect.Effect<PubSub.PubSub<State>> {
+    return this.hub !== undefined
+      ? Effect.succeed(this.hub)
+      : Effect.flatMap(PubSub.unbounded<State>(), (created) => Effect.sync(() => this.hub ??= created))
+  }
+
+  private publish(state: State): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.current = state
+      this.hub?.unsafeOffer(state)
+    })
+  }
+
+  private forget(): Effect.Effect<Held | undefined> {
+    return Effect.suspend(() => {
+      const held = this.cell.held
+      const alarm = this.alarm
+      this.cell = cellOf(undefined, undefined)
+      this.alarm = undefined
+      return Effect.as(alarm === undefined ? Effect.void : this.timer.cancel(alarm), held)
+    })
+  }
+
+  private removeFromStore(): Effect.Effect<void> {
+    return this.store.remove(this.key).pipe(
+      Effect.catchAll((error) => warn(this, "effect-auth: could not remove the tokens from the store", error))
+    )
+  }
+
+  private count(metric: Metric.Metric.Counter<number>): Effect.Effect<void> {
+    return Metric.increment(Metric.tagged(metric, "provider", this.provider))
+  }
+
+  /**
+   * Runs one of the provider's effects: with the context the session was built in (under the
+   * span of whoever triggered it), in its own span, counted.
+   */
+  private call<A>(
+    name: string,
+    metric: Metric.Metric.Counter<number> | undefined,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E> {
+    const captured = this.captured
+    const provided = Effect.mapInputContext(
+      effect,
+      (current: Context.Context<never>): Context.Context<R> =>
+        Option.match(Context.getOption(current, Tracer.ParentSpan), {
+          onNone: () => captured,
+          onSome: (span) => Context.add(captured, Tracer.ParentSpan, span)
+        })
+    )
+    return provided.pipe(
+      Effect.tapError(() => this.count(failures)),
+      (counted) => metric === undefined ? counted : Effect.zipRight(this.count(metric), counted),
+      Effect.withSpan(name, {
+        attributes: { "effect-auth.provider": this.provider, "effect-auth.session": this.key },
+        kind: "client"
+      })
+    )
+  }
+
+  private readStore(): Effect.Effect<Option.Option<TokenStore.Stored>> {
+    return this.store.get(this.key).pipe(
+      Effect.catchAll((error) =>
+        Effect.as(warn(this, "effect-auth: could not read the token store", error), Option.none())
+      )
+    )
+  }
+
+  // --- obtaining a token: runs in the fetch fiber ---------------------------------------------
+
+  private persist(tokens: TokenSet.TokenSet, expected: number | undefined, retried = false): Effect.Effect<Held> {
+    const inMemory: Held = { tokens, version: expected, usable: true, refreshable: true }
+    return this.store.set(this.key, tokens, expected).pipe(
+      Effect.map(heldOf),
+      Effect.catchTags({
+        VersionConflict: (conflict) =>
+          Effect.gen(this, function*() {
+            const stored = yield* this.readStore()
+            if (
+              Option.isSome(stored) && TokenSet.isValidAt(stored.value.tokens, this.clock.unsafeCurrentTimeMillis())
+            ) {
+              return heldOf(stored.value)
+            }
+            if (!retried) {
+              return yield* this.persist(tokens, Option.getOrUndefined(Option.map(stored, (_) => _.version)), true)
+            }
+            yield* warn(this, "effect-auth: the token store keeps changing; keeping the new tokens in memory", conflict)
+            return inMemory
+          }),
+        TokenStoreError: (error) =>
+          Effect.as(
+            warn(this, "effect-auth: could not write the token store; keeping the new tokens in memory", error),
+            inMemory
+          )
+      })
+    )
+  }
+
+  private loginOr(expected: number | undefined, reason: string): Effect.Effect<Held, E | ReauthenticationRequired> {
+    const login = this.options.login
+    return login === undefined
+      ? Effect.fail(new ReauthenticationRequired({ provider: this.provider, key: this.key, reason }))
+      : Effect.flatMap(this.call("effect-auth.login", logins, login), (tokens) => this.persist(tokens, expected))
+  }
+
+  private obtain(base: Held | undefined, adopted: boolean): Effect.Effect<Held, E | ReauthenticationRequired> {
+    const refresh = this.options.refresh
+    const refreshToken = base?.tokens.refreshToken
+    if (
+      base === undefined || refresh === undefined || refreshToken === undefined || !base.refreshable ||
+      !TokenSet.canRefreshAt(base.tokens, this.clock.unsafeCurrentTimeMillis())
+    ) {
+      return this.loginOr(base?.version, base === undefined ? "no token and no credentials" : "no usable refresh token")
+    }
+    const isRejected = this.options.isRefreshRejected ?? (() => false)
+    return Effect.matchEffect(this.call("effect-auth.refresh", refreshes, refresh(refreshToken)), {
+      onSuccess: (next) => this.persist(TokenSet.merge(base.tokens, next), base.version),
+      onFailure: (error) => isRejected(error) ? this.recover(base, adopted) : Effect.fail(error)
+    })
+  }
+
+  // The provider refused the refresh token. If another instance rotated it first, its tokens
+  // are in the store: take them (refreshing once with them if their access token is stale).
+  private recover(rejected: Held, adopted: boolean): Effect.Effect<Held, E | ReauthenticationRequired> {
+    return Effect.gen(this, function*() {
+      const stored = yield* this.readStore()
+      if (Option.isSome(stored) && !sameTokens(stored.value.tokens, rejected.tokens)) {
+        const candidate = heldOf(stored.value)
+        if (TokenSet.isValidAt(candidate.tokens, this.clock.unsafeCurrentTimeMillis())) return candidate
+        if (!adopted && !sameSecret(candidate.tokens.refreshToken, rejected.tokens.refreshToken)) {
+          return yield* this.obtain(candidate, true)
+        }
+      }
+      // Never present this refresh token again.
+      const cell = this.cell
+      if (cell.held !== undefined && cell.held.tokens === rejected.tokens) {
+        this.cell = cellOf({ ...cell.held, refreshable: false }, cell.inflight)
+      }
+      return yield* this.loginOr(rejected.version, "the refresh token was rejected")
+    })
+  }
+
+  private cycle(mode: Mode): Effect.Effect<Held, E | ReauthenticationRequired> {
+    return Effect.gen(this, function*() {
+      yield* this.publish({ _tag: "Refreshing" })
+      const held = this.cell.held
+      if (mode._tag === "Force") return yield* this.obtain(held, false)
+      // Another instance may have done the work already.
+      const stored = yield* this.readStore()
+      if (Option.isNone(stored) || (held !== undefined && stored.value.version === held.version)) {
+        return yield* this.obtain(held, false)
+      }
+      const candidate = heldOf(stored.value)
+      const fresher = held === undefined ||
+        (mode._tag === "Demand"
+          ? held.usable || !sameSecret(held.tokens.accessToken, candidate.tokens.accessToken)
+          : (candidate.tokens.expiresAt ?? Infinity) > (held.tokens.expiresAt ?? Infinity))
+      return fresher && TokenSet.isValidAt(candidate.tokens, this.clock.unsafeCurrentTimeMillis())
+        ? candidate
+        : yield* this.obtain(candidate, false)
+    })
+  }
+
+  // --- single flight --------------------------------------------------------------------------
+
+  private finish(
+    deferred: Deferred.Deferred<TokenSet.TokenSet, E | ReauthenticationRequired>,
+    exit: Exit.Exit<Held, E | ReauthenticationRequired>
+  ): Effect.Effect<void> {
+    return Exit.match(exit, {
+      onSuccess: (held) =>
+        Effect.sync(() => {
+          this.cell = cellOf(held, undefined)
+        }).pipe(
+          Effect.zipRight(this.publish({ _tag: "Valid", expiresAt: held.tokens.expiresAt })),
+          Effect.zipRight(this.schedule(held)),
+          Effect.zipRight(Deferred.succeed(deferred, held.tokens))
+        ),
+      onFailure: (cause) =>
+        Effect.sync(() => {
+          this.cell = cellOf(this.cell.held, undefined)
+        }).pipe(
+          Effect.zipRight(Option.match(Cause.failureOption(cause), {
+            onNone: () =>
+              Cause.isInterruptedOnly(cause) ? Effect.void : this.publish({ _tag: "Failed", error: "defect" }),
+            onSome: (error) =>
+              this.publish(
+                error instanceof ReauthenticationRequired
+                  ? { _tag: "ReauthenticationRequired", reason: error.reason }
+                  : { _tag: "Failed", error: describe(error) }
+              )
+          })),
+          Effect.zipRight(Deferred.failCause(deferred, cause))
+        )
+    })
+  }
+
+  private decide(
+    mode: Mode,
+    deferred: Deferred.Deferred<TokenSet.TokenSet, E | ReauthenticationRequired>
+  ): Step<E | ReauthenticationRequired> {
+    const cell = this.cell
+    if (mode._tag === "Ahead" && (cell.held === undefined || cell.held.tokens !== mode.tokens)) {
+      // A newer token arrived, or the session logged out: this schedule is obsolete.
+      return { _tag: "Ready", tokens: mode.tokens }
+    }
+    if (
+      mode._tag === "Demand" && cell.held !== undefined && cell.held.usable &&
+      TokenSet.isValidAt(cell.held.tokens, this.clock.unsafeCurrentTimeMillis())
+    ) {
+      return { _tag: "Ready", tokens: cell.held.tokens }
+    }
+    if (cell.inflight !== undefined) return { _tag: "Join", deferred: cell.inflight }
+    this.cell = cellOf(cell.held, deferred)
+    return { _tag: "Start" }
+  }
+
+  // The fetch is forked while uninterruptible, so its `onExit` is in place before anything can
+  // interrupt it; only the provider calls are interruptible (by the session's scope). `begin`
+  // returns how to wait for the result: a caller that is interrupted stops waiting, and the
+  // fetch goes on for the others.
+  private begin(mode: Mode): Effect.Effect<Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired>> {
+    return Effect.uninterruptible(
+      Effect.flatMap(
+        Deferred.make<TokenSet.TokenSet, E | ReauthenticationRequired>(),
+        (deferred) =>
+          Effect.suspend(() => {
+            const step = this.decide(mode, deferred)
+            switch (step._tag) {
+              case "Ready":
+                return Effect.succeed(Effect.succeed(step.tokens))
+              case "Join":
+                return Effect.as(this.count(singleFlightJoins), Deferred.await(step.deferred))
+              case "Start":
+                return Effect.as(
+                  Effect.forkIn(
+                    Effect.onExit(Effect.interruptible(this.cycle(mode)), (exit) => this.finish(deferred, exit)),
+                    this.scope
+                  ),
+                  Deferred.await(deferred)
+                )
+            }
+          })
+      )
+    )
+  }
+
+  private shared(mode: Mode): Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired> {
+    return Effect.flatten(this.begin(mode))
+  }
+}
+
+/**
+ * Builds a session that lives as long as the current scope.
+ *
+ * It uses the `TokenStore` in the context when there is one; without one the session keeps its
+ * tokens in memory only. A token found in the store under `key` wins over `initial` (a
+ * persisted, rotated refresh token is newer than a configured one). Time comes from the `Clock`
+ * of the fiber that builds the session.
+ *
+ * - `token` reads one field and the clock while the held token is valid; otherwise the caller
+ *   joins the one login or refresh in flight, or starts it. The request runs in a fiber of the
+ *   session's scope, so an interrupted caller does not cancel it; its failure reaches the callers
+ *   waiting on it and is not kept.
+ * - A scheduled refresh runs at `expiresAt - lead`, where `lead = skew + random(0, jitter)`
+ *   drawn per cycle, but never more than half of the lifetime left when the token arrived: a
+ *   token shorter-lived than the skew is refreshed half-way, not in a loop (a 10 second token
+ *   with the default skew is refreshed about 5 seconds before it expires). A token that arrives
+ *   already expired, or has no `expiresAt`, is only replaced on demand or after `invalidate`.
+ *   Until the new token arrives, `token` keeps returning the old one while it is valid. A failed
+ *   scheduled refresh is logged at warning level and retried on `retrySchedule` until it
+ *   succeeds; only `ReauthenticationRequired` ends the retries. Scheduled refreshes share one
+ *   timer fiber per `Clock` (an idle session holds no fiber of its own); closing the session's
+ *   scope cancels its alarm and interrupts its requests in flight.
+ * - Before asking the provider, the session reads the store: a valid token another instance
+ *   left there is adopted. A refresh is used when the held refresh token can still be presented,
+ *   else `login`. The result (merged with `TokenSet.merge`, so a response without a refresh token
+ *   keeps the old one) is written to the store with a compare-and-set before any caller sees it.
+ *   When the write conflicts, the store's token is adopted if valid; otherwise the new tokens are
+ *   written again over the store's version (re-running the refresh would spend a refresh token
+ *   that was already rotated). When the store cannot be written the tokens are kept in memory
+ *   and a warning is logged.
+ * - A refresh rejected by the provider (`isRefreshRejected`) re-reads the store and adopts a
+ *   token another instance rotated in the meantime; otherwise it logs in again when `login`
+ *   exists, else fails with `ReauthenticationRequired`. Any other refresh failure fails the
+ *   callers with that error and leaves the state `Failed`.
+ *
+ * Every login, refresh and revoke runs in a span (`effect-auth.login`, `effect-auth.refresh`,
+ * `effect-auth.revoke`, with the attributes `effect-auth.provider` and `effect-auth.session`)
+ * and counts in the metrics of this module, tagged with `provider`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E, R>(options: Options<E, R>): Effect.Effect<AuthSession<E>, never, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const captured = yield* Effect.context<R>()
+    const clock = yield* Effect.clock
+    const store = Option.getOrElse(yield* Effect.serviceOption(TokenStore.TokenStore), () => memoryOnly)
+    const stored = yield* store.get(options.key).pipe(
+      Effect.catchAll((error) =>
+        Effect.as(warn(options, "effect-auth: could not read the token store", error), Option.none())
+      )
+    )
+    const initial = Option.match(stored, {
+      onNone: (): Held | undefined =>
+        options.initial === undefined
+          ? undefined
+          : { tokens: options.initial, version: undefined, usable: true, refreshable: true },
+      onSome: heldOf
+    })
+    const state: State = initial !== undefined && TokenSet.isValidAt(initial.tokens, clock.unsafeCurrentTimeMillis())
+      ? { _tag: "Valid", expiresAt: initial.tokens.expiresAt }
+      : { _tag: "Empty" }
+    const session = new SessionImpl(options, scope, captured, store, clock, timerFor(clock), initial, state)
+    // Added before any fiber is forked into the scope, so it runs after they are interrupted.
+    yield* Scope.addFinalizer(scope, session.finalizer())
+    if (initial !== undefined) yield* session.schedule(initial)
+    return session
+  })

@@ -1,0 +1,299 @@
+/**
+ * Where sessions keep their tokens, keyed by session key, so that a rotated refresh token
+ * survives a restart and instances sharing a store converge on one token family.
+ *
+ * Every write is a compare-and-set on a version number: a session writes "version n + 1, given
+ * that the entry is still at version n", and learns from a `VersionConflict` that another
+ * instance wrote first. `layerMemory` is the default; `layerKeyValueStore` persists through
+ * `@effect/platform`'s `KeyValueStore` (for example `KeyValueStore.layerFileSystem(directory)`).
+ *
+ * @since 0.1.0
+ */
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as TokenSet from "./TokenSet.js"
+
+/**
+ * A token set as the store holds it. `version` grows by one with every write to the key and
+ * never repeats, not even after a `remove`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stored {
+  readonly tokens: TokenSet.TokenSet
+  readonly version: number
+}
+
+/**
+ * The store could not be read or written. `description` says why in words this library wrote
+ * or the platform gave; it never contains the stored value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effect-auth/core/TokenStoreError")(
+  "TokenStoreError",
+  {
+    operation: Schema.Literal("get", "set", "remove"),
+    key: Schema.String,
+    description: Schema.String
+  }
+) {
+  override get message(): string {
+    return `token store ${this.operation} "${this.key}" failed: ${this.description}`
+  }
+}
+
+/**
+ * A compare-and-set lost: the entry is no longer at the version the writer based its tokens on,
+ * because another instance wrote (or removed) it in the meantime. `undefined` stands for "no
+ * entry".
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effect-auth/core/VersionConflict")(
+  "VersionConflict",
+  {
+    key: Schema.String,
+    expected: Schema.optional(Schema.Number),
+    actual: Schema.optional(Schema.Number)
+  }
+) {
+  override get message(): string {
+    const show = (version: number | undefined) => version === undefined ? "no entry" : `version ${version}`
+    return `token store entry "${this.key}" changed: expected ${show(this.expected)}, found ${show(this.actual)}`
+  }
+}
+
+/**
+ * The operations of a token store.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The entry under `key`, if any. */
+  readonly get: (key: string) => Effect.Effect<Option.Option<Stored>, TokenStoreError>
+  /**
+   * Writes `tokens` under `key` if the entry is still at `expectedVersion` (`undefined`: if
+   * there is no entry), and returns the new entry; fails with `VersionConflict` otherwise.
+   */
+  readonly set: (
+    key: string,
+    tokens: TokenSet.TokenSet,
+    expectedVersion: number | undefined
+  ) => Effect.Effect<Stored, TokenStoreError | VersionConflict>
+  /** Forgets the tokens under `key`. */
+  readonly remove: (key: string) => Effect.Effect<void, TokenStoreError>
+}
+
+/**
+ * The token store a session uses. Without one in the context, each session keeps its tokens in
+ * a private in-memory store.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class TokenStore extends Context.Tag("@effect-auth/core/TokenStore")<TokenStore, Service>() {}
+
+/**
+ * What the in-memory store keeps per key: `tokens` is `undefined` once removed, so that the
+ * version keeps counting and a writer holding a pre-removal version still conflicts.
+ */
+interface Slot {
+  readonly tokens: TokenSet.TokenSet | undefined
+  readonly version: number
+}
+
+/**
+ * An in-memory store, synchronously. Each operation is a single synchronous step, which makes
+ * the compare-and-set atomic.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unsafeMakeMemory = (): Service => {
+  const slots = new Map<string, Slot>()
+  const read = (key: string): Option.Option<Stored> => {
+    const slot = slots.get(key)
+    return slot === undefined || slot.tokens === undefined
+      ? Option.none()
+      : Option.some({ tokens: slot.tokens, version: slot.version })
+  }
+  return {
+    get: (key) => Effect.sync(() => read(key)),
+    set: (key, tokens, expectedVersion) =>
+      Effect.suspend(() => {
+        const slot = slots.get(key)
+        const actual = slot === undefined || slot.tokens === undefined ? undefined : slot.version
+        if (actual !== expectedVersion) {
+          return Effect.fail(new VersionConflict({ key, expected: expectedVersion, actual }))
+        }
+        const stored: Stored = { tokens, version: (slot?.version ?? 0) + 1 }
+        slots.set(key, stored)
+        return Effect.succeed(stored)
+      }),
+    remove: (key) =>
+      Effect.sync(() => {
+        const slot = slots.get(key)
+        if (slot !== undefined && slot.tokens !== undefined) {
+          slots.set(key, { tokens: undefined, version: slot.version + 1 })
+        }
+      })
+  }
+}
+
+/**
+ * An in-memory store, shared by every session that uses the same instance.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory: Effect.Effect<Service> = Effect.sync(unsafeMakeMemory)
+
+/**
+ * An in-memory token store (the default). Sessions in one process that share this layer share
+ * their tokens; nothing survives the process.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<TokenStore> = Layer.effect(TokenStore, makeMemory)
+
+/**
+ * The JSON document kept per key: the version and the Schema-encoded token set (whose secrets
+ * encode to plain strings), or `null` once removed.
+ */
+const Entry = Schema.parseJson(Schema.Struct({
+  version: Schema.Number,
+  tokens: Schema.NullOr(TokenSet.TokenSet)
+}))
+const decodeEntry = Schema.decodeUnknown(Entry)
+const encodeEntry = Schema.encode(Entry)
+
+/**
+ * Options of `makeKeyValueStore`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeyValueStoreOptions {
+  /** Prepended to every session key. Default: `"effect-auth."`. */
+  readonly prefix?: string | undefined
+}
+
+/**
+ * A token store over a `KeyValueStore`. Each key holds a JSON document with the version and the
+ * encoded token set; `remove` leaves the version behind (with no tokens) so versions never
+ * repeat.
+ *
+ * The compare-and-set (read, compare, write) is serialised by a semaphore inside this store, so
+ * it is atomic for every session in the process that shares the layer. Across processes it is
+ * only as atomic as the underlying store: a plain directory (`layerFileSystem`) is not, so
+ * instances in several processes need a `KeyValueStore` with an atomic compare-and-set of its
+ * own. The files hold the tokens in clear text: give the directory owner-only permissions.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeKeyValueStore = (
+  options?: KeyValueStoreOptions
+): Effect.Effect<Service, never, KeyValueStore.KeyValueStore> =>
+  Effect.gen(function*() {
+    const kv = yield* KeyValueStore.KeyValueStore
+    const lock = yield* Effect.makeSemaphore(1)
+    const prefix = options?.prefix ?? "effect-auth."
+
+    const failure = (operation: TokenStoreError["operation"], key: string) => (error: { readonly message: string }) =>
+      new TokenStoreError({ operation, key, description: error.message })
+
+    // A parse error would quote the offending value, which may be a token: say only what failed.
+    // `lenient` reads treat an unreadable entry as absent, so that a write can replace it.
+    const readEntry = (
+      operation: TokenStoreError["operation"],
+      key: string,
+      lenient: boolean
+    ): Effect.Effect<Option.Option<typeof Entry.Type>, TokenStoreError> =>
+      kv.get(prefix + key).pipe(
+        Effect.mapError(failure(operation, key)),
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.succeed(Option.none()),
+          onSome: (text) =>
+            decodeEntry(text).pipe(
+              Effect.map((entry) => Option.some(entry)),
+              Effect.catchAll(() =>
+                lenient
+                  ? Effect.succeed(Option.none())
+                  : new TokenStoreError({ operation, key, description: "the stored value is not a token set" })
+              )
+            )
+        }))
+      )
+
+    const writeEntry = (
+      operation: TokenStoreError["operation"],
+      key: string,
+      entry: { readonly version: number; readonly tokens: TokenSet.TokenSet | null }
+    ) =>
+      encodeEntry(entry).pipe(
+        Effect.mapError(() =>
+          new TokenStoreError({ operation, key, description: "the token set could not be encoded" })
+        ),
+        Effect.flatMap((text) => Effect.mapError(kv.set(prefix + key, text), failure(operation, key)))
+      )
+
+    const get: Service["get"] = (key) =>
+      readEntry("get", key, false).pipe(
+        Effect.map(
+          Option.flatMap((entry) =>
+            entry.tokens === null ? Option.none() : Option.some({ tokens: entry.tokens, version: entry.version })
+          )
+        )
+      )
+
+    const set: Service["set"] = (key, tokens, expectedVersion) =>
+      lock.withPermits(1)(Effect.gen(function*() {
+        const entry = yield* readEntry("set", key, true)
+        const previous = Option.getOrUndefined(entry)
+        const actual = previous === undefined || previous.tokens === null ? undefined : previous.version
+        if (actual !== expectedVersion) {
+          return yield* new VersionConflict({ key, expected: expectedVersion, actual })
+        }
+        const stored: Stored = { tokens, version: (previous?.version ?? 0) + 1 }
+        yield* writeEntry("set", key, stored)
+        return stored
+      }))
+
+    const remove: Service["remove"] = (key) =>
+      lock.withPermits(1)(Effect.gen(function*() {
+        const entry = yield* readEntry("remove", key, true)
+        if (Option.isSome(entry)) {
+          if (entry.value.tokens !== null) {
+            yield* writeEntry("remove", key, { version: entry.value.version + 1, tokens: null })
+          }
+        } else {
+          // Absent, or unreadable: make sure nothing is left behind.
+          const present = yield* Effect.mapError(kv.has(prefix + key), failure("remove", key))
+          if (present) yield* Effect.mapError(kv.remove(prefix + key), failure("remove", key))
+        }
+      }))
+
+    return { get, set, remove }
+  })
+
+/**
+ * A token store over the `KeyValueStore` in the context (see `makeKeyValueStore`). With
+ * `KeyValueStore.layerFileSystem(directory)` the tokens survive a restart.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerKeyValueStore = (
+  options?: KeyValueStoreOptions
+): Layer.Layer<TokenStore, never, KeyValueStore.KeyValueStore> => Layer.effect(TokenStore, makeKeyValueStore(options))

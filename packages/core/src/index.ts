@@ -1,0 +1,94 @@
+/**
+ * The errors every provider operation can fail with besides its own documented statuses. None of
+ * them carries a secret: they hold the operation name, numbers and text this library wrote or
+ * scrubbed, never a request body or a raw transport error.
+ *
+ * @since 0.1.0
+ */
+export * as AuthError from "./AuthError.js"
+
+/**
+ * A self-refreshing token for one identity, shared by every fiber that needs it.
+ *
+ * Built from a `login` effect, an optional `refresh` effect and an optional `revoke` effect, a
+ * session keeps a valid `TokenSet` for as long as its scope lives:
+ *
+ * - single-flight: concurrent callers share one in-flight request; a failure reaches the callers
+ *   waiting on it and is not cached; an interrupted caller does not cancel the shared request;
+ * - proactive refresh: a fiber scoped to the session sleeps until `expiresAt - skew - jitter` and
+ *   refreshes; a failed proactive refresh is retried on a schedule and never ends the loop;
+ * - rotation: a new refresh token is written to the `TokenStore` before the new access token is
+ *   handed out; a refresh response without one keeps the old one; a rejected refresh re-reads the
+ *   store and adopts a token another instance rotated, else logs in again when it can, else fails
+ *   with `ReauthenticationRequired`;
+ * - observable: `changes` streams `Valid`, `Refreshing`, `Failed` and `ReauthenticationRequired`;
+ *   every login, refresh and revoke runs in a span and counts in metrics.
+ *
+ * @since 0.1.0
+ */
+export * as AuthSession from "./AuthSession.js"
+
+/**
+ * The one HTTP pipeline every provider endpoint goes through.
+ *
+ * A provider describes an endpoint as data: its operation name, whether its grant may be
+ * replayed, the request, and a table from each documented status to a handler that decodes the
+ * success or builds the typed error. The pipeline adds the rest: the base URL, `Accept: JSON`,
+ * a timeout per attempt, a cap on the response size, no redirect following, grant-aware retry
+ * (see `RetryPolicy`), and the three shared errors. The error type of `execute` is exactly the
+ * table's errors plus `TransportError | UnexpectedStatus | MalformedResponse`.
+ *
+ * @since 0.1.0
+ */
+export * as Endpoint from "./Endpoint.js"
+
+/**
+ * Grant-aware retry, written as a `Schedule`.
+ *
+ * What may be re-sent depends on what a request spends. A password or API-key login can be sent
+ * again at no cost; an authorization code or a rotating refresh token is spent the moment the
+ * server processes it, so re-sending it after a lost response only earns an `invalid_grant` (and
+ * with reuse detection, a revoked token family). The rules:
+ *
+ * - 429 and 503 are retried for every operation: the server says it did not process the request.
+ *   `Retry-After` (delta-seconds or HTTP-date) is honoured, clamped to `maxRetryAfter`.
+ * - A connection that was never established is retried for every operation: nothing was sent.
+ * - 408, 500, 502, 504, a reset connection and a timeout are retried only for `replayable`
+ *   operations: the server may have processed the request.
+ * - Every other status is an answer and is never retried.
+ * - Backoff is exponential with jitter, bounded by `maxAttempts` and by `maxElapsed`; a wait that
+ *   would end past `maxElapsed` is not started.
+ *
+ * @since 0.1.0
+ */
+export * as RetryPolicy from "./RetryPolicy.js"
+
+/**
+ * Authenticated `HttpClient`s: the user's own calls to a provider's API, with the session's
+ * access token attached and a token the server rejected replaced once.
+ *
+ * @since 0.1.0
+ */
+export * as SessionClient from "./SessionClient.js"
+
+/**
+ * The normalised token every provider returns: whatever the wire format (absolute seconds,
+ * epoch milliseconds, `expires_in`, a JWT `exp` claim), a `TokenSet` holds the secrets as
+ * `Redacted` values and the expiry as epoch milliseconds.
+ *
+ * @since 0.1.0
+ */
+export * as TokenSet from "./TokenSet.js"
+
+/**
+ * Where sessions keep their tokens, keyed by session key, so that a rotated refresh token
+ * survives a restart and instances sharing a store converge on one token family.
+ *
+ * Every write is a compare-and-set on a version number: a session writes "version n + 1, given
+ * that the entry is still at version n", and learns from a `VersionConflict` that another
+ * instance wrote first. `layerMemory` is the default; `layerKeyValueStore` persists through
+ * `@effect/platform`'s `KeyValueStore` (for example `KeyValueStore.layerFileSystem(directory)`).
+ *
+ * @since 0.1.0
+ */
+export * as TokenStore from "./TokenStore.js"

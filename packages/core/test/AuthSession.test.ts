@@ -1,0 +1,696 @@
+import * as AuthSession from "@effect-auth/core/AuthSession"
+import * as TokenSet from "@effect-auth/core/TokenSet"
+import * as TokenStore from "@effect-auth/core/TokenStore"
+import { assert, describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+
+/** A provider failure: a 400 means the refresh token is dead, anything else is passing. */
+class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError", {
+  status: Schema.Number
+}) {
+  override get message(): string {
+    return `provider answered ${this.status}`
+  }
+}
+
+const isRejected = (error: ProviderError) => error.status === 400
+
+interface SpanRecord {
+  readonly name: string
+  readonly attributes: Record<string, unknown>
+}
+
+interface FakeConfig {
+  /** Access token lifetime in seconds; `undefined`: no expiry. Default 3600. */
+  readonly lifetime?: number | undefined
+  /** How long the provider takes to answer. Default: instantly. */
+  readonly delay?: Duration.DurationInput
+  /** When given, the provider answers only once this is done. */
+  readonly gate?: Deferred.Deferred<void>
+  /** Whether refresh responses carry a new refresh token. Default: true. */
+  readonly rotate?: boolean
+}
+
+/**
+ * A provider as plain effects: every call is recorded, tokens are numbered and hold
+ * distinctive secrets, and failures can be queued per operation.
+ */
+const makeFake = (config: FakeConfig = {}) =>
+  Effect.gen(function*() {
+    const lifetime = "lifetime" in config ? config.lifetime : 3600
+    const issued = yield* Ref.make(0)
+    const calls = yield* Ref.make<ReadonlyArray<string>>([])
+    const queued = yield* Ref.make<ReadonlyArray<{ readonly op: string; readonly status: number }>>([])
+    const spans: Array<SpanRecord> = []
+
+    const record = (entry: string) =>
+      Effect.gen(function*() {
+        yield* Ref.update(calls, (all) => [...all, entry])
+        const span = yield* Effect.option(Effect.currentSpan)
+        if (Option.isSome(span)) {
+          spans.push({ name: span.value.name, attributes: Object.fromEntries(span.value.attributes) })
+        }
+        if (config.delay !== undefined) yield* Effect.sleep(config.delay)
+        if (config.gate !== undefined) yield* Deferred.await(config.gate)
+        const op = entry.split(":")[0]
+        const failure = yield* Ref.modify(queued, (queue) => {
+          const index = queue.findIndex((item) => item.op === op)
+          return index === -1 ? [undefined, queue] : [queue[index], queue.filter((_, i) => i !== index)]
+        })
+        if (failure !== undefined) return yield* new ProviderError({ status: failure.status })
+      })
+
+    const issue = (withRefresh: boolean) =>
+      Effect.flatMap(Ref.updateAndGet(issued, (n) => n + 1), (n) =>
+        TokenSet.fromExpiresIn({
+          accessToken: Redacted.make(`SECRET-ACCESS-${n}`),
+          refreshToken: withRefresh ? Redacted.make(`SECRET-REFRESH-${n}`) : undefined,
+          expiresIn: lifetime
+        }))
+
+    const login = Effect.zipRight(record("login"), issue(true))
+    const refresh = (refreshToken: Redacted.Redacted<string>) =>
+      Effect.zipRight(record(`refresh:${Redacted.value(refreshToken)}`), issue(config.rotate ?? true))
+    const revoke = (tokens: TokenSet.TokenSet) => record(`revoke:${Redacted.value(tokens.accessToken)}`)
+
+    const count = (op: string) => Effect.map(Ref.get(calls), (all) => all.filter((c) => c.split(":")[0] === op).length)
+
+    return {
+      calls: Ref.get(calls),
+      count,
+      spans,
+      fail: (op: "login" | "refresh" | "revoke", ...statuses: ReadonlyArray<number>) =>
+        Ref.update(queued, (queue) => [...queue, ...statuses.map((status) => ({ op, status }))]),
+      issue,
+      options: (provider: string): AuthSession.Options<ProviderError, never> => ({
+        provider,
+        key: `${provider}-session`,
+        login,
+        refresh,
+        revoke,
+        isRefreshRejected: isRejected
+      })
+    }
+  })
+
+/**
+ * `TestClock.adjust`, then a few turns of the event loop: adjusting wakes the session's timer,
+ * but does not wait for the fibers it forks to send their request.
+ */
+const settle = Effect.repeatN(
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), 0)
+    return Effect.sync(() => clearTimeout(timer))
+  }),
+  4
+)
+const advance = (duration: Duration.DurationInput) => Effect.zipRight(TestClock.adjust(duration), settle)
+
+const access = (tokens: TokenSet.TokenSet) => Redacted.value(tokens.accessToken)
+
+const counterValue = (metric: Metric.Metric.Counter<number>, provider: string) =>
+  Effect.map(Metric.value(Metric.tagged(metric, "provider", provider)), (state) => state.count)
+
+/** Runs `f` with a logger that keeps every line (message, level, annotations, cause) as text. */
+const captureLogs = <A, E, R>(f: (lines: ReadonlyArray<string>) => Effect.Effect<A, E, R>) => {
+  const lines: Array<string> = []
+  const logger = Logger.make(({ annotations, cause, logLevel, message }) => {
+    lines.push(
+      `${logLevel.label} ${JSON.stringify(message)} ${
+        JSON.stringify(Object.fromEntries(HashMap.toEntries(annotations)))
+      } ${String(cause)}`
+    )
+  })
+  return f(lines).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+}
+
+describe("AuthSession", () => {
+  describe("single flight", () => {
+    it.scoped("10,000 concurrent token calls on an empty session cause one login", () =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const fake = yield* makeFake({ gate })
+        const session = yield* AuthSession.make(fake.options("sf-10k"))
+        const fiber = yield* Effect.fork(
+          Effect.all(Array.from({ length: 10_000 }, () => session.token), { concurrency: "unbounded" })
+        )
+        // Every caller is waiting before the provider answers.
+        yield* settle
+        yield* Deferred.succeed(gate, undefined)
+        const tokens = yield* Fiber.join(fiber)
+        assert.strictEqual(yield* fake.count("login"), 1)
+        assert.isTrue(tokens.every((t) => access(t) === "SECRET-ACCESS-1"))
+        assert.strictEqual(yield* counterValue(AuthSession.singleFlightJoins, "sf-10k"), 9_999)
+        assert.strictEqual(yield* counterValue(AuthSession.logins, "sf-10k"), 1)
+        // The held token is served without a request from now on.
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-1")
+        assert.strictEqual(yield* fake.count("login"), 1)
+      }))
+
+    it.scoped("an interrupted caller does not cancel the shared login", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ delay: "10 seconds" })
+        const session = yield* AuthSession.make(fake.options("sf-interrupt"))
+        const impatient = yield* Effect.fork(Effect.timeout(session.token, "1 second"))
+        const patient = yield* Effect.fork(session.token)
+        yield* advance("1 second")
+        const timedOut = yield* Fiber.await(impatient)
+        assert.isTrue(Exit.isFailure(timedOut))
+        yield* advance("9 seconds")
+        assert.strictEqual(access(yield* Fiber.join(patient)), "SECRET-ACCESS-1")
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-1")
+        assert.strictEqual(yield* fake.count("login"), 1)
+      }))
+
+    it.scoped("an interrupted only caller does not cancel the login either", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ delay: "10 seconds" })
+        const session = yield* AuthSession.make(fake.options("sf-interrupt-only"))
+        const caller = yield* Effect.fork(session.token)
+        yield* advance("1 second")
+        yield* Fiber.interrupt(caller)
+        yield* advance("9 seconds")
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-1")
+        assert.strictEqual(yield* fake.count("login"), 1)
+      }))
+
+    it.scoped("a failure reaches every waiting caller and is not cached", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ delay: "1 second" })
+        yield* fake.fail("login", 503)
+        const session = yield* AuthSession.make(fake.options("sf-failure"))
+        const fiber = yield* Effect.fork(
+          Effect.all(Array.from({ length: 50 }, () => Effect.either(session.token)), { concurrency: "unbounded" })
+        )
+        yield* advance("1 second")
+        const results = yield* Fiber.join(fiber)
+        assert.isTrue(results.every((r) => r._tag === "Left" && r.left._tag === "ProviderError"))
+        assert.strictEqual(yield* fake.count("login"), 1)
+        assert.deepStrictEqual(yield* session.state, { _tag: "Failed", error: "provider answered 503" })
+
+        const retry = yield* Effect.fork(session.token)
+        yield* advance("1 second")
+        assert.strictEqual(access(yield* Fiber.join(retry)), "SECRET-ACCESS-1")
+        assert.strictEqual(yield* fake.count("login"), 2)
+      }))
+
+    it.scoped("a forced refresh joins the login in flight", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ delay: "1 second" })
+        const session = yield* AuthSession.make(fake.options("sf-force"))
+        const first = yield* Effect.fork(session.token)
+        const forced = yield* Effect.fork(session.refresh)
+        yield* advance("1 second")
+        assert.strictEqual(access(yield* Fiber.join(first)), "SECRET-ACCESS-1")
+        assert.strictEqual(access(yield* Fiber.join(forced)), "SECRET-ACCESS-1")
+        assert.deepStrictEqual(yield* fake.calls, ["login"])
+
+        // With nothing in flight it refreshes now, whatever the expiry.
+        const again = yield* Effect.fork(session.refresh)
+        yield* advance("1 second")
+        assert.strictEqual(access(yield* Fiber.join(again)), "SECRET-ACCESS-2")
+        assert.deepStrictEqual(yield* fake.calls, ["login", "refresh:SECRET-REFRESH-1"])
+      }))
+  })
+
+  describe("proactive refresh", () => {
+    it.scoped("no refresh before expiresAt - skew - maxJitter, one right after", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ lifetime: 3600 })
+        const session = yield* AuthSession.make(fake.options("pro-bounds"))
+        yield* session.token
+        // Jitter drawn at its maximum: the earliest the schedule allows.
+        yield* advance(Duration.millis(3_510_000 - 1))
+        assert.strictEqual(yield* fake.count("refresh"), 0)
+        yield* advance(Duration.millis(1))
+        assert.deepStrictEqual(yield* fake.calls, ["login", "refresh:SECRET-REFRESH-1"])
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-2")
+      }).pipe(Effect.withRandom(Random.fixed([1]))))
+
+    it.scoped("with random jitter the refresh lands between expiresAt - skew - jitter and expiresAt - skew", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ lifetime: 3600 })
+        const session = yield* AuthSession.make({
+          ...fake.options("pro-random"),
+          skew: "2 minutes",
+          jitter: "1 minute"
+        })
+        yield* session.token
+        yield* advance(Duration.millis(3_420_000 - 1))
+        assert.strictEqual(yield* fake.count("refresh"), 0)
+        yield* advance(Duration.millis(60_001))
+        assert.strictEqual(yield* fake.count("refresh"), 1)
+        assert.strictEqual(yield* counterValue(AuthSession.refreshes, "pro-random"), 1)
+      }))
+
+    it.scoped("failed proactive refreshes are retried on the schedule; the old token is served meanwhile", () =>
+      captureLogs((lines) =>
+        Effect.gen(function*() {
+          const fake = yield* makeFake({ lifetime: 3600 })
+          yield* fake.fail("refresh", 503, 503, 503)
+          const session = yield* AuthSession.make({ ...fake.options("pro-retry"), jitter: 0 })
+          yield* session.token
+          yield* advance("3540 seconds")
+          assert.strictEqual(yield* fake.count("refresh"), 1)
+          assert.deepStrictEqual(yield* session.state, { _tag: "Failed", error: "provider answered 503" })
+          assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-1")
+          // Exponential from 1 second with jitter (at most x1.2): 1.2 s, 2.4 s, then the fourth succeeds.
+          yield* advance("1200 millis")
+          yield* advance("2400 millis")
+          assert.strictEqual(yield* fake.count("refresh"), 3)
+          assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-1")
+          yield* advance("4800 millis")
+          assert.strictEqual(yield* fake.count("refresh"), 4)
+          assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-2")
+          assert.strictEqual(yield* fake.count("login"), 1)
+          assert.deepStrictEqual(yield* session.state, { _tag: "Valid", expiresAt: (3540 + 8.4 + 3600) * 1000 })
+          const warnings = lines.filter((line) => line.startsWith("WARN") && line.includes("proactive refresh failed"))
+          assert.strictEqual(warnings.length, 3)
+          assert.isTrue(warnings.every((line) => line.includes("provider answered 503")))
+          assert.strictEqual(yield* counterValue(AuthSession.failures, "pro-retry"), 3)
+          // And the loop goes on with the new token.
+          yield* advance("3540 seconds")
+          assert.strictEqual(yield* fake.count("refresh"), 5)
+        })
+      ).pipe(Effect.withRandom(Random.fixed([1]))))
+
+    it.scoped("a token shorter-lived than the skew is refreshed half-way, not in a loop", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ lifetime: 10 })
+        const session = yield* AuthSession.make(fake.options("pro-short"))
+        yield* session.token
+        yield* advance(Duration.millis(4_999))
+        assert.strictEqual(yield* fake.count("refresh"), 0)
+        yield* advance(Duration.millis(1))
+        assert.strictEqual(yield* fake.count("refresh"), 1)
+        yield* advance("55 seconds")
+        // One refresh every 5 seconds of a 10 second token: 12 in the first minute.
+        assert.strictEqual(yield* fake.count("refresh"), 12)
+        assert.isTrue(TokenSet.isValidAt(yield* session.token, 60_000))
+      }))
+
+    it.scoped("a token without expiry is refreshed only on demand", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ lifetime: undefined })
+        const session = yield* AuthSession.make(fake.options("pro-none"))
+        const first = yield* session.token
+        yield* advance("30 days")
+        assert.deepStrictEqual(yield* fake.calls, ["login"])
+        yield* session.invalidate(first)
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-2")
+        assert.deepStrictEqual(yield* fake.calls, ["login", "refresh:SECRET-REFRESH-1"])
+      }))
+
+    it.effect("closing the scope stops the fiber: no request afterwards, and one revoke when configured", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ lifetime: 600 })
+        const scope = yield* Scope.make()
+        const session = yield* AuthSession.make({ ...fake.options("pro-close"), revokeOnClose: true }).pipe(
+          Scope.extend(scope)
+        )
+        yield* session.token
+        yield* Scope.close(scope, Exit.void)
+        assert.deepStrictEqual(yield* fake.calls, ["login", "revoke:SECRET-ACCESS-1"])
+        yield* advance("1 day")
+        assert.deepStrictEqual(yield* fake.calls, ["login", "revoke:SECRET-ACCESS-1"])
+        assert.isTrue(fake.spans.some((span) => span.name === "effect-auth.revoke"))
+      }))
+
+    it.effect("without revokeOnClose, closing the scope sends nothing", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ lifetime: 600 })
+        const scope = yield* Scope.make()
+        const session = yield* AuthSession.make(fake.options("pro-close-quiet")).pipe(Scope.extend(scope))
+        yield* session.token
+        yield* Scope.close(scope, Exit.void)
+        yield* advance("1 day")
+        assert.deepStrictEqual(yield* fake.calls, ["login"])
+      }))
+
+    it.effect("closing the scope interrupts a login in flight", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ delay: "10 seconds" })
+        const scope = yield* Scope.make()
+        const session = yield* AuthSession.make(fake.options("pro-close-inflight")).pipe(Scope.extend(scope))
+        const caller = yield* Effect.fork(session.token)
+        yield* advance("1 second")
+        yield* Scope.close(scope, Exit.void)
+        const exit = yield* Fiber.await(caller)
+        assert.isTrue(Exit.isFailure(exit))
+        yield* advance("1 day")
+        assert.deepStrictEqual(yield* fake.calls, ["login"])
+      }))
+  })
+
+  describe("invalidate", () => {
+    it.scoped("100 concurrent invalidations of the same token cause one refetch", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ delay: "1 second" })
+        const session = yield* AuthSession.make(fake.options("inv-100"))
+        const login = yield* Effect.fork(session.token)
+        yield* advance("1 second")
+        const seen = yield* Fiber.join(login)
+
+        const fiber = yield* Effect.fork(
+          Effect.all(
+            Array.from({ length: 100 }, () => Effect.zipRight(session.invalidate(seen), session.token)),
+            { concurrency: "unbounded" }
+          )
+        )
+        yield* advance("1 second")
+        const tokens = yield* Fiber.join(fiber)
+        assert.isTrue(tokens.every((t) => access(t) === "SECRET-ACCESS-2"))
+        assert.deepStrictEqual(yield* fake.calls, ["login", "refresh:SECRET-REFRESH-1"])
+      }))
+
+    it.scoped("invalidating an older token than the current one causes no refetch", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const session = yield* AuthSession.make(fake.options("inv-old"))
+        const old = yield* session.token
+        const current = yield* session.refresh
+        yield* session.invalidate(old)
+        assert.strictEqual(access(yield* session.token), access(current))
+        assert.deepStrictEqual(yield* fake.calls, ["login", "refresh:SECRET-REFRESH-1"])
+        // An equal token (not the same object) is recognised by value.
+        yield* session.invalidate(new TokenSet.TokenSet({ ...current }))
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-3")
+      }))
+  })
+
+  describe("rotation and the store", () => {
+    it.scoped("the store holds the new refresh token before any caller sees the new access token", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const memory = TokenStore.unsafeMakeMemory()
+        const callerDone = yield* Ref.make(false)
+        const writes = yield* Ref.make<ReadonlyArray<{ readonly refresh: string; readonly callerDone: boolean }>>([])
+        // A slow store that notes, for every write, whether the caller already had its token.
+        const slow: TokenStore.Service = {
+          ...memory,
+          set: (key, tokens, expected) =>
+            Effect.gen(function*() {
+              yield* Effect.sleep("1 second")
+              const stored = yield* memory.set(key, tokens, expected)
+              const done = yield* Ref.get(callerDone)
+              yield* Ref.update(writes, (all) => [...all, {
+                refresh: tokens.refreshToken ? Redacted.value(tokens.refreshToken) : "",
+                callerDone: done
+              }])
+              return stored
+            })
+        }
+        yield* Effect.gen(function*() {
+          const session = yield* AuthSession.make(fake.options("rot-order"))
+          const first = yield* Effect.fork(session.token)
+          yield* advance("1 second")
+          const seen = yield* Fiber.join(first)
+          yield* session.invalidate(seen)
+          const caller = yield* Effect.fork(Effect.tap(session.token, () => Ref.set(callerDone, true)))
+          yield* advance("500 millis")
+          assert.isTrue(Option.isNone(yield* Fiber.poll(caller)))
+          yield* advance("500 millis")
+          assert.strictEqual(access(yield* Fiber.join(caller)), "SECRET-ACCESS-2")
+          assert.deepStrictEqual(yield* Ref.get(writes), [
+            { refresh: "SECRET-REFRESH-1", callerDone: false },
+            { refresh: "SECRET-REFRESH-2", callerDone: false }
+          ])
+          const stored = yield* memory.get("rot-order-session")
+          assert.strictEqual(Option.map(stored, (s) => s.version).pipe(Option.getOrNull), 2)
+        }).pipe(Effect.provideService(TokenStore.TokenStore, slow))
+      }))
+
+    it.scoped("a refresh response without a refresh token keeps the old one", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ rotate: false })
+        const store = TokenStore.unsafeMakeMemory()
+        const session = yield* AuthSession.make(fake.options("rot-keep")).pipe(
+          Effect.provideService(TokenStore.TokenStore, store)
+        )
+        yield* session.token
+        const refreshed = yield* session.refresh
+        const again = yield* session.refresh
+        assert.strictEqual(access(again), "SECRET-ACCESS-3")
+        assert.strictEqual(refreshed.refreshToken && Redacted.value(refreshed.refreshToken), "SECRET-REFRESH-1")
+        assert.deepStrictEqual(yield* fake.calls, [
+          "login",
+          "refresh:SECRET-REFRESH-1",
+          "refresh:SECRET-REFRESH-1"
+        ])
+        const stored = Option.getOrThrow(yield* store.get("rot-keep-session"))
+        assert.strictEqual(stored.tokens.refreshToken && Redacted.value(stored.tokens.refreshToken), "SECRET-REFRESH-1")
+      }))
+
+    it.scoped("a token in the store wins over the initial one", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const store = TokenStore.unsafeMakeMemory()
+        const persisted = yield* fake.issue(true)
+        const configured = yield* fake.issue(true)
+        yield* store.set("rot-start-session", persisted, undefined)
+        const session = yield* AuthSession.make({ ...fake.options("rot-start"), initial: configured }).pipe(
+          Effect.provideService(TokenStore.TokenStore, store)
+        )
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-1")
+        assert.deepStrictEqual(yield* session.state, { _tag: "Valid", expiresAt: 3_600_000 })
+        assert.deepStrictEqual(yield* fake.calls, [])
+      }))
+
+    it.scoped("the initial token set is used when the store is empty", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const configured = new TokenSet.TokenSet({
+          accessToken: Redacted.make("SECRET-ACCESS-configured"),
+          tokenType: "Bearer",
+          expiresAt: 0,
+          refreshToken: Redacted.make("SECRET-REFRESH-configured")
+        })
+        const session = yield* AuthSession.make({ ...fake.options("rot-initial"), initial: configured })
+        assert.deepStrictEqual(yield* session.state, { _tag: "Empty" })
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-1")
+        assert.deepStrictEqual(yield* fake.calls, ["refresh:SECRET-REFRESH-configured"])
+      }))
+
+    it.scoped("a valid token another instance left in the store is adopted without a request", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ lifetime: 600 })
+        const store = TokenStore.unsafeMakeMemory()
+        const session = yield* AuthSession.make(fake.options("rot-sibling")).pipe(
+          Effect.provideService(TokenStore.TokenStore, store)
+        )
+        yield* session.token
+        yield* advance("100 seconds")
+        // The sibling refreshed first and wrote version 2.
+        const sibling = yield* fake.issue(true)
+        yield* store.set("rot-sibling-session", sibling, 1)
+        yield* advance("410 seconds")
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-2")
+        assert.deepStrictEqual(yield* fake.calls, ["login"])
+      }).pipe(Effect.withRandom(Random.fixed([1]))))
+
+    it.scoped("a rejected refresh adopts the newer token another instance wrote meanwhile", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const store = TokenStore.unsafeMakeMemory()
+        const base = fake.options("rot-race")
+        // The sibling spends the refresh token first: it writes its tokens, ours is refused.
+        const refresh = (refreshToken: Redacted.Redacted<string>) =>
+          Effect.gen(function*() {
+            const sibling = yield* fake.issue(true)
+            yield* Effect.orDie(store.set("rot-race-session", sibling, 1))
+            return yield* Effect.flatMap(base.refresh!(refreshToken), () => new ProviderError({ status: 400 }))
+          })
+        const session = yield* AuthSession.make({ ...base, refresh }).pipe(
+          Effect.provideService(TokenStore.TokenStore, store)
+        )
+        const seen = yield* session.token
+        yield* session.invalidate(seen)
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-2")
+        assert.deepStrictEqual(yield* fake.calls, ["login", "refresh:SECRET-REFRESH-1"])
+        assert.deepStrictEqual(yield* session.state, { _tag: "Valid", expiresAt: 3_600_000 })
+      }))
+
+    it.scoped("a rejected refresh logs in again when the session has credentials", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const session = yield* AuthSession.make(fake.options("rot-relogin"))
+        const seen = yield* session.token
+        yield* fake.fail("refresh", 400)
+        yield* session.invalidate(seen)
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-2")
+        assert.deepStrictEqual(yield* fake.calls, ["login", "refresh:SECRET-REFRESH-1", "login"])
+      }))
+
+    it.scoped("a rejected refresh without credentials requires reauthentication, and the state says so", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const { login: _, ...withoutLogin } = fake.options("rot-reauth")
+        const initial = yield* fake.issue(true)
+        const session = yield* AuthSession.make({ ...withoutLogin, initial })
+        const states = yield* Effect.fork(Stream.runCollect(Stream.take(session.changes, 3)))
+        yield* Effect.yieldNow()
+        yield* fake.fail("refresh", 400)
+        yield* session.invalidate(initial)
+        const error = yield* Effect.flip(session.token)
+        assert.strictEqual(error._tag, "ReauthenticationRequired")
+        assert.instanceOf(error, AuthSession.ReauthenticationRequired)
+        expect(error.message).toBe(
+          "rot-reauth session \"rot-reauth-session\" needs to authenticate again: the refresh token was rejected"
+        )
+        assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(states)), [
+          { _tag: "Valid", expiresAt: 3_600_000 },
+          { _tag: "Refreshing" },
+          { _tag: "ReauthenticationRequired", reason: "the refresh token was rejected" }
+        ])
+        // The dead refresh token is not presented again.
+        yield* Effect.flip(session.token)
+        assert.deepStrictEqual(yield* fake.calls, ["refresh:SECRET-REFRESH-1"])
+      }))
+
+    it.scoped("a refresh failure that is not a rejection fails the callers and leaves the state Failed", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const session = yield* AuthSession.make(fake.options("rot-transient"))
+        const seen = yield* session.token
+        yield* fake.fail("refresh", 503)
+        yield* session.invalidate(seen)
+        const error = yield* Effect.flip(session.token)
+        assert.strictEqual(error._tag, "ProviderError")
+        assert.deepStrictEqual(yield* session.state, { _tag: "Failed", error: "provider answered 503" })
+        // Not cached, and the refresh token is still used.
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-2")
+        assert.deepStrictEqual(yield* fake.calls, [
+          "login",
+          "refresh:SECRET-REFRESH-1",
+          "refresh:SECRET-REFRESH-1"
+        ])
+      }))
+
+    it.scoped("a compare-and-set conflict adopts the store's valid token", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ delay: "1 second" })
+        const store = TokenStore.unsafeMakeMemory()
+        const session = yield* AuthSession.make(fake.options("rot-cas")).pipe(
+          Effect.provideService(TokenStore.TokenStore, store)
+        )
+        const caller = yield* Effect.fork(session.token)
+        // Another instance logs in while ours is waiting for the provider.
+        const sibling = yield* fake.issue(true)
+        yield* store.set("rot-cas-session", sibling, undefined)
+        yield* advance("1 second")
+        assert.strictEqual(access(yield* Fiber.join(caller)), access(sibling))
+        assert.strictEqual(Option.getOrThrow(yield* store.get("rot-cas-session")).version, 1)
+      }))
+
+    it.scoped("logout revokes, forgets the token and clears the store", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const store = TokenStore.unsafeMakeMemory()
+        const session = yield* AuthSession.make(fake.options("rot-logout")).pipe(
+          Effect.provideService(TokenStore.TokenStore, store)
+        )
+        yield* session.token
+        yield* session.logout
+        assert.deepStrictEqual(yield* fake.calls, ["login", "revoke:SECRET-ACCESS-1"])
+        assert.isTrue(Option.isNone(yield* store.get("rot-logout-session")))
+        assert.deepStrictEqual(yield* session.state, { _tag: "Empty" })
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-2")
+        assert.deepStrictEqual(yield* fake.calls, ["login", "revoke:SECRET-ACCESS-1", "login"])
+      }))
+    it.scoped("logout forgets the token even when the revoke fails, and returns the revoke's error", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const store = TokenStore.unsafeMakeMemory()
+        const session = yield* AuthSession.make(fake.options("rot-logout-fail")).pipe(
+          Effect.provideService(TokenStore.TokenStore, store)
+        )
+        yield* session.token
+        yield* fake.fail("revoke", 503)
+        const error = yield* Effect.flip(session.logout)
+        assert.strictEqual(error.status, 503)
+        assert.isTrue(Option.isNone(yield* store.get("rot-logout-fail-session")))
+        assert.deepStrictEqual(yield* session.state, { _tag: "Empty" })
+        assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-2")
+      }))
+  })
+
+  describe("observability", () => {
+    it.scoped("spans carry provider and session, metrics count, and no secret appears anywhere", () =>
+      captureLogs((lines) =>
+        Effect.gen(function*() {
+          const fake = yield* makeFake({ lifetime: 600 })
+          const captured: Array<unknown> = []
+          const session = yield* AuthSession.make({ ...fake.options("obs"), jitter: 0 })
+          const states = yield* Effect.fork(Stream.runCollect(session.changes))
+          yield* Effect.yieldNow()
+
+          // login, a proactive refresh that fails then succeeds, a rejected refresh, a reauth.
+          yield* session.token
+          yield* fake.fail("refresh", 503)
+          yield* advance("540 seconds")
+          yield* advance("2 seconds")
+          const current = yield* session.token
+          yield* fake.fail("refresh", 400)
+          yield* fake.fail("login", 401)
+          yield* session.invalidate(current)
+          captured.push(yield* Effect.flip(session.token))
+          captured.push(yield* session.token)
+          yield* session.logout
+          yield* Fiber.interrupt(states)
+          const seenStates = Chunk.toReadonlyArray(Option.getOrElse(
+            Exit.match(yield* Fiber.await(states), {
+              onFailure: () => Option.none(),
+              onSuccess: Option.some
+            }),
+            () => Chunk.empty()
+          ))
+          captured.push(yield* session.state)
+
+          // Spans: names and attributes.
+          assert.deepStrictEqual(
+            fake.spans.map((span) => span.name),
+            [
+              "effect-auth.login",
+              "effect-auth.refresh",
+              "effect-auth.refresh",
+              "effect-auth.refresh",
+              "effect-auth.login",
+              "effect-auth.login",
+              "effect-auth.revoke"
+            ]
+          )
+          for (const span of fake.spans) {
+            assert.strictEqual(span.attributes["effect-auth.provider"], "obs")
+            assert.strictEqual(span.attributes["effect-auth.session"], "obs-session")
+          }
+          assert.strictEqual(yield* counterValue(AuthSession.logins, "obs"), 3)
+          assert.strictEqual(yield* counterValue(AuthSession.refreshes, "obs"), 3)
+          assert.strictEqual(yield* counterValue(AuthSession.failures, "obs"), 3)
+          assert.isTrue(lines.some((line) => line.startsWith("WARN") && line.includes("provider answered 503")))
+
+          const everything = [...captured, ...lines, ...fake.spans, ...seenStates]
+          assert.isAbove(everything.length, 5)
+          for (const item of everything) {
+            expect(String(item)).not.toContain("SECRET")
+            expect(JSON.stringify(item)).not.toContain("SECRET")
+          }
+        })
+      ))
+  })
+})
