@@ -489,7 +489,6 @@ const readBody = (
 /** The longest body excerpt an `UnexpectedStatus` carries. */
 const excerptLength = 200
 
-
 /** A short, single-line excerpt of the body with the request's secrets scrubbed. */
 const excerpt = (response: Response, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
   const text = scrub(response.body, secrets).replace(/\s+/g, " ").trim()
