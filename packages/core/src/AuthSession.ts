@@ -24,11 +24,6 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import { globalValue } from "effect/GlobalValue"
-import * as HashMap from "effect/HashMap"
-import * as List from "effect/List"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -40,6 +35,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
+import { Alarm, type Timer, timerFor } from "./internal/timer.js"
 import * as TokenSet from "./TokenSet.js"
 import * as TokenStore from "./TokenStore.js"
 
@@ -311,167 +307,6 @@ const memoryOnly: TokenStore.Service = {
   set: (_key, tokens, expectedVersion) => Effect.succeed({ tokens, version: (expectedVersion ?? 0) + 1 }),
   remove: () => Effect.void
 }
-
-/** The longest sleep a JavaScript timer performs (a longer one would never fire). */
-const maxSleepMillis = 2 ** 31 - 1
-
-/** A scheduled refresh of one session. */
-class Alarm {
-  cancelled = false
-  constructor(
-    readonly at: number,
-    readonly tokens: TokenSet.TokenSet,
-    readonly owner: { readonly onAlarm: (alarm: Alarm) => Effect.Effect<void> }
-  ) {}
-}
-
-const siftUp = (heap: Array<Alarm>, index: number): void => {
-  let i = index
-  while (i > 0) {
-    const parent = (i - 1) >> 1
-    if (heap[parent].at <= heap[i].at) return
-    ;[heap[parent], heap[i]] = [heap[i], heap[parent]]
-    i = parent
-  }
-}
-
-const siftDown = (heap: Array<Alarm>): void => {
-  let i = 0
-  for (;;) {
-    const left = 2 * i + 1
-    const right = left + 1
-    let smallest = i
-    if (left < heap.length && heap[left].at < heap[smallest].at) smallest = left
-    if (right < heap.length && heap[right].at < heap[smallest].at) smallest = right
-    if (smallest === i) return
-    ;[heap[smallest], heap[i]] = [heap[i], heap[smallest]]
-    i = smallest
-  }
-}
-
-const popAlarm = (heap: Array<Alarm>): Alarm | undefined => {
-  const top = heap[0]
-  const last = heap.pop()
-  if (heap.length > 0 && last !== undefined) {
-    heap[0] = last
-    siftDown(heap)
-  }
-  return top
-}
-
-/**
- * The scheduled refreshes of every session on one `Clock`: a min-heap of alarms and one fiber
- * sleeping until the earliest. A sleeping fiber per session would cost kilobytes of heap for
- * every idle session; an alarm costs a few dozen bytes. The fiber stops when no alarm is left,
- * so closed sessions leave no timer behind to keep the process alive.
- */
-class Timer {
-  private readonly heap: Array<Alarm> = []
-  private live = 0
-  private generation = 0
-  private fiber: Fiber.RuntimeFiber<void> | undefined = undefined
-  private wakeAt = Infinity
-
-  constructor(private readonly clock: Clock.Clock) {}
-
-  add(alarm: Alarm): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      this.heap.push(alarm)
-      siftUp(this.heap, this.heap.length - 1)
-      this.live++
-      return this.fiber !== undefined && alarm.at >= this.wakeAt ? Effect.void : this.restart()
-    })
-  }
-
-  cancel(alarm: Alarm): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (alarm.cancelled) return Effect.void
-      alarm.cancelled = true
-      this.live--
-      if (this.live > 0) return Effect.void
-      this.heap.length = 0
-      return this.stop()
-    })
-  }
-
-  private stop(): Effect.Effect<void> {
-    const fiber = this.fiber
-    this.generation++
-    this.fiber = undefined
-    this.wakeAt = Infinity
-    return fiber === undefined ? Effect.void : Fiber.interruptFork(fiber)
-  }
-
-  // The loop belongs to no session and no caller: it runs without their span or log annotations.
-  private restart(): Effect.Effect<void> {
-    const previous = this.stop()
-    const generation = this.generation
-    const loop = this.loop(generation).pipe(
-      Effect.interruptible,
-      Effect.mapInputContext(withoutParentSpan),
-      Effect.locally(FiberRef.currentLogAnnotations, HashMap.empty()),
-      Effect.locally(FiberRef.currentLogSpan, List.empty())
-    )
-    return Effect.zipRight(
-      previous,
-      Effect.map(Effect.forkDaemon(loop), (fiber) => {
-        if (this.generation === generation) this.fiber = fiber
-      })
-    )
-  }
-
-  // Every step first checks that this loop is still the current one, so a loop that was
-  // replaced stops at its next step even before its interruption arrives.
-  private loop(generation: number): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (generation !== this.generation) return Effect.void
-      while (this.heap.length > 0 && this.heap[0].cancelled) popAlarm(this.heap)
-      if (this.heap.length === 0) {
-        this.fiber = undefined
-        this.wakeAt = Infinity
-        return Effect.void
-      }
-      this.wakeAt = this.heap[0].at
-      // Rounded up, so that after the sleep the alarm is due even on a clock with fractions.
-      const delay = Math.min(Math.ceil(this.wakeAt - this.clock.unsafeCurrentTimeMillis()), maxSleepMillis)
-      return Effect.zipRight(delay > 0 ? this.clock.sleep(Duration.millis(delay)) : Effect.void, this.fire(generation))
-    })
-  }
-
-  private fire(generation: number): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (generation !== this.generation) return Effect.void
-      const now = this.clock.unsafeCurrentTimeMillis()
-      const due: Array<Alarm> = []
-      while (this.heap.length > 0 && this.heap[0].at <= now) {
-        const alarm = popAlarm(this.heap)
-        if (alarm !== undefined && !alarm.cancelled) {
-          alarm.cancelled = true
-          this.live--
-          due.push(alarm)
-        }
-      }
-      return Effect.zipRight(
-        Effect.forEach(due, (alarm) => alarm.owner.onAlarm(alarm), { discard: true }),
-        this.loop(generation)
-      )
-    })
-  }
-}
-
-const timers = globalValue(Symbol.for("@effect-auth/core/AuthSession/timers"), () => new WeakMap<Clock.Clock, Timer>())
-
-const timerFor = (clock: Clock.Clock): Timer => {
-  const existing = timers.get(clock)
-  if (existing !== undefined) return existing
-  const timer = new Timer(clock)
-  timers.set(clock, timer)
-  return timer
-}
-
-/** Scheduled refreshes are nobody's child: drop whatever span the scheduling fiber was in. */
-const withoutParentSpan = (context: Context.Context<never>): Context.Context<never> =>
-  Context.omit(Tracer.ParentSpan)(context)
 
 /**
  * A session. Its mutable fields are read without a lock and written only inside synchronous
