@@ -71,7 +71,12 @@ export const withSession: {
       Effect.flatMap((request) =>
         Effect.flatMap(send(request), ([sent, response]) =>
           rejected(response)
-            ? Effect.zipRight(session.invalidate(sent), Effect.map(send(request), ([, retried]) => retried))
+            ? Effect.all([
+              // Read the rejected body to its end, so its connection goes back to the pool.
+              Effect.ignore(response.arrayBuffer),
+              session.invalidate(sent),
+              Effect.map(send(request), ([, retried]) => retried)
+            ]).pipe(Effect.map(([, , retried]) => retried))
             : Effect.succeed(response))
       ),
       Effect.succeed
