@@ -1,3 +1,3 @@
-// The projects the test run covers: every package, and the examples. The root
+// The projects the test run covers: every package, the examples and the benchmark smoke test. The root
 // vitest.config.ts passes this list to `test.projects`, so no deprecation warning prints.
-export default ["packages/*", "examples"]
+export default ["packages/*", "examples", "bench"]

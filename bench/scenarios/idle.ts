@@ -1,0 +1,171 @@
+/**
+ * Scenario 4a, the heap cost of idle sessions. This module is also the child process that measures
+ * it (`node --expose-gc --import tsx bench/scenarios/idle.ts <count>`), so the figures come from a
+ * heap nothing else has touched.
+ *
+ * Every session holds its own valid token (expiring in an hour) and has its proactive refresh
+ * scheduled. effect-auth: `AuthSession.make` with that token as `initial`, all in one scope, then
+ * again each in a scope of its own; badgateway: an `OAuth2Fetch` that fetched its token (from a
+ * local `getNewToken`), which is when it arms its refresh timer.
+ *
+ * @since 0.1.0
+ */
+import { OAuth2Client, OAuth2Fetch } from "@badgateway/oauth2-client"
+import type * as AuthSession from "@effect-auth/core/AuthSession"
+import * as Endpoint from "@effect-auth/core/Endpoint"
+import * as TokenSet from "@effect-auth/core/TokenSet"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as ChildProcess from "node:child_process"
+import * as Ours from "../ours.js"
+
+/**
+ * What the child reports: bytes per item, for `count` items.
+ *
+ * @since 0.1.0
+ */
+export interface Figures {
+  readonly count: number
+  /** A `TokenSet` alone (part of every session figure). */
+  readonly tokenSet: number
+  /** The two `Redacted` secrets of such a token set, alone (part of `tokenSet`). */
+  readonly secrets: number
+  /** A login effect built up front: `Endpoint.execute(...)` with its request (part of `session`). */
+  readonly loginEffect: number
+  /** A session as the provider sessions build one: its own login effect built up front, its own token, one scope for all. */
+  readonly session: number
+  /** The same with the login built when it runs (`Effect.suspend`). */
+  readonly sessionLazyLogin: number
+  /** The session's own structures: sessions sharing one login effect, minus their tokens. */
+  readonly sessionMachinery: number
+  /** As `session`, each in a scope of its own. */
+  readonly sessionOwnScope: number
+  /** A badgateway `OAuth2Fetch` with its token and its refresh timer. */
+  readonly badgateway: number
+}
+
+/**
+ * Runs the child and returns its figures.
+ *
+ * @since 0.1.0
+ */
+export const measure = (count: number): Promise<Figures> =>
+  new Promise((resolve, reject) => {
+    const child = ChildProcess.fork(import.meta.filename, [String(count)], {
+      execArgv: ["--expose-gc", "--import", "tsx"],
+      env: { ...process.env, BENCH_IDLE_CHILD: "1" },
+      stdio: ["ignore", "inherit", "inherit", "ipc"]
+    })
+    let figures: Figures | undefined
+    child.on("message", (message: Figures) => figures = message)
+    child.on("error", reject)
+    child.on("exit", (code) =>
+      figures === undefined ? reject(new Error(`the idle-session child exited with ${code}`)) : resolve(figures))
+  })
+
+const hour = 3_600_000
+
+const heapAfterGc = (): number => {
+  const gc: unknown = Reflect.get(globalThis, "gc")
+  if (typeof gc !== "function") throw new Error("run with --expose-gc")
+  for (let i = 0; i < 4; i++) gc()
+  return process.memoryUsage().heapUsed
+}
+
+/** Bytes per item that `build` keeps alive. */
+const perItem = async <A>(count: number, build: (count: number) => Promise<A>, release: (a: A) => Promise<void>) => {
+  const before = heapAfterGc()
+  const kept = await build(count)
+  const after = heapAfterGc()
+  await release(kept)
+  heapAfterGc()
+  return (after - before) / count
+}
+
+const tokenSets = (count: number): Array<TokenSet.TokenSet> => {
+  const now = Date.now()
+  return Array.from({ length: count }, (_, i) =>
+    TokenSet.fromExpiresAt({
+      accessToken: Redacted.make(`access-token-${i}-${Math.random().toString(36).slice(2)}`),
+      refreshToken: Redacted.make(`refresh-token-${i}`),
+      expiresAt: now + hour
+    }))
+}
+
+const child = async (count: number): Promise<Figures> => {
+  // Nothing is sent: every token is valid for the whole measurement. One Endpoint client serves
+  // every session, as one would per provider.
+  const authUrl = "http://127.0.0.1:9"
+  const endpoint = await Effect.runPromise(
+    Endpoint.makeClient({ baseUrl: authUrl, provider: "bench" }).pipe(Effect.provide(FetchHttpClient.layer))
+  )
+  const sessions = (options: Omit<Ours.SessionOptions, "initial" | "key">, ownScope = false) => async (n: number) => {
+    const tokens = tokenSets(n)
+    const scope = Effect.runSync(Scope.make())
+    const made: Array<AuthSession.AuthSession<unknown>> = await Effect.runPromise(
+      Effect.forEach(tokens, (initial, i) => {
+        const make = Ours.makeSession(authUrl, { ...options, endpoint, key: `idle-${i}`, initial })
+        return ownScope
+          ? Effect.flatMap(Scope.fork(scope, { _tag: "Sequential" }), (own) => Scope.extend(make, own))
+          : Scope.extend(make, scope)
+      }).pipe(Effect.provide(FetchHttpClient.layer))
+    )
+    return { scope, made }
+  }
+  const close = ({ scope }: { readonly scope: Scope.CloseableScope }) =>
+    Effect.runPromise(Scope.close(scope, Exit.void))
+
+  const tokenSet = await perItem(count, async (n) => tokenSets(n), async () => {})
+  const secrets = await perItem(count, async (n) =>
+    Array.from({ length: n }, (_, i) => [
+      Redacted.make(`access-token-${i}-${Math.random().toString(36).slice(2)}`),
+      Redacted.make(`refresh-token-${i}`)
+    ]), async () => {})
+  const loginEffect = await perItem(
+    count,
+    async (n) => Array.from({ length: n }, () => Ours.login(endpoint)),
+    async () => {}
+  )
+  const session = await perItem(count, sessions({}), close)
+  const sessionLazyLogin = await perItem(count, sessions({ lazyLogin: true }), close)
+  const shared = await perItem(count, sessions({ login: Ours.login(endpoint) }), close)
+  const sessionOwnScope = await perItem(count, sessions({}, true), close)
+
+  const client = new OAuth2Client({ server: authUrl, tokenEndpoint: "/token", clientId: "c", clientSecret: "s" })
+  const badgateway = await perItem(count, async (n) => {
+    const fetchers = Array.from({ length: n }, (_, i) =>
+      new OAuth2Fetch({
+        client,
+        getNewToken: () => ({
+          accessToken: `access-token-${i}-${Math.random().toString(36).slice(2)}`,
+          refreshToken: `refresh-token-${i}`,
+          expiresAt: Date.now() + hour
+        })
+      }))
+    // Fetching the first token is what arms OAuth2Fetch's refresh timer.
+    await Promise.all(fetchers.map((fetcher) => fetcher.getToken()))
+    return fetchers
+  }, async () => {
+    // OAuth2Fetch has no close: its timers keep it alive until the child exits.
+  })
+
+  return {
+    count,
+    tokenSet,
+    secrets,
+    loginEffect,
+    session,
+    sessionLazyLogin,
+    sessionMachinery: shared - tokenSet,
+    sessionOwnScope,
+    badgateway
+  }
+}
+
+if (process.env.BENCH_IDLE_CHILD === "1" && process.send !== undefined) {
+  const figures = await child(Number(process.argv[2] ?? "10000"))
+  process.send(figures, () => process.exit(0))
+}
