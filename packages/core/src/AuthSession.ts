@@ -261,7 +261,7 @@ type Mode =
 type Step<E> =
   | { readonly _tag: "Ready"; readonly tokens: TokenSet.TokenSet }
   | { readonly _tag: "Join"; readonly deferred: Deferred.Deferred<TokenSet.TokenSet, E> }
-  | { readonly _tag: "Start" }
+  | { readonly _tag: "Start"; readonly deferred: Deferred.Deferred<TokenSet.TokenSet, E> }
 
 const demand: Mode = { _tag: "Demand" }
 const force: Mode = { _tag: "Force" }
@@ -306,6 +306,17 @@ const memoryOnly: TokenStore.Service = {
   get: () => Effect.succeedNone,
   set: (_key, tokens, expectedVersion) => Effect.succeed({ tokens, version: (expectedVersion ?? 0) + 1 }),
   remove: () => Effect.void
+}
+
+/** Counters tagged with a provider, made once per provider rather than at every increment. */
+const taggedCounters = new WeakMap<Metric.Metric.Counter<number>, Map<string, Metric.Metric.Counter<number>>>()
+
+const taggedCounter = (metric: Metric.Metric.Counter<number>, provider: string): Metric.Metric.Counter<number> => {
+  let byProvider = taggedCounters.get(metric)
+  if (byProvider === undefined) taggedCounters.set(metric, byProvider = new Map())
+  let tagged = byProvider.get(provider)
+  if (tagged === undefined) byProvider.set(provider, tagged = Metric.tagged(metric, "provider", provider))
+  return tagged
 }
 
 /**
@@ -494,7 +505,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
   }
 
   private count(metric: Metric.Metric.Counter<number>): Effect.Effect<void> {
-    return Metric.increment(Metric.tagged(metric, "provider", this.provider))
+    return Metric.increment(taggedCounter(metric, this.provider))
   }
 
   /**
@@ -664,7 +675,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
 
   private decide(
     mode: Mode,
-    deferred: Deferred.Deferred<TokenSet.TokenSet, E | ReauthenticationRequired>
+    makeDeferred: () => Deferred.Deferred<TokenSet.TokenSet, E | ReauthenticationRequired>
   ): Step<E | ReauthenticationRequired> {
     const cell = this.cell
     if (mode._tag === "Ahead" && (cell.held === undefined || cell.held.tokens !== mode.tokens)) {
@@ -678,8 +689,9 @@ class SessionImpl<E, R> implements AuthSession<E> {
       return { _tag: "Ready", tokens: cell.held.tokens }
     }
     if (cell.inflight !== undefined) return { _tag: "Join", deferred: cell.inflight }
+    const deferred = makeDeferred()
     this.cell = cellOf(cell.held, deferred)
-    return { _tag: "Start" }
+    return { _tag: "Start", deferred }
   }
 
   // The fetch is forked while uninterruptible, so its `onExit` is in place before anything can
@@ -688,27 +700,25 @@ class SessionImpl<E, R> implements AuthSession<E> {
   // fetch goes on for the others.
   private begin(mode: Mode): Effect.Effect<Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired>> {
     return Effect.uninterruptible(
-      Effect.flatMap(
-        Deferred.make<TokenSet.TokenSet, E | ReauthenticationRequired>(),
-        (deferred) =>
-          Effect.suspend(() => {
-            const step = this.decide(mode, deferred)
-            switch (step._tag) {
-              case "Ready":
-                return Effect.succeed(Effect.succeed(step.tokens))
-              case "Join":
-                return Effect.as(this.count(singleFlightJoins), Deferred.await(step.deferred))
-              case "Start":
-                return Effect.as(
-                  Effect.forkIn(
-                    Effect.onExit(Effect.interruptible(this.cycle(mode)), (exit) => this.finish(deferred, exit)),
-                    this.scope
-                  ),
-                  Deferred.await(deferred)
-                )
-            }
-          })
-      )
+      Effect.withFiberRuntime((fiber) => {
+        // Only the caller that starts a fetch needs a `Deferred`: joiners and callers served from
+        // the held token (the hot path) allocate none.
+        const step = this.decide(mode, () => Deferred.unsafeMake(fiber.id()))
+        switch (step._tag) {
+          case "Ready":
+            return Effect.succeed(Effect.succeed(step.tokens))
+          case "Join":
+            return Effect.as(this.count(singleFlightJoins), Deferred.await(step.deferred))
+          case "Start":
+            return Effect.as(
+              Effect.forkIn(
+                Effect.onExit(Effect.interruptible(this.cycle(mode)), (exit) => this.finish(step.deferred, exit)),
+                this.scope
+              ),
+              Deferred.await(step.deferred)
+            )
+        }
+      })
     )
   }
 

@@ -459,8 +459,23 @@ const sendOnce = (
     return response
   })
 
-/** Reads at most `limit` bytes of the body; an absent body reads as empty. */
+/**
+ * Reads at most `limit` bytes of the body; an absent body reads as empty. A body that declares a
+ * length within the limit is read whole, which costs a fraction of streaming it; any other body is
+ * streamed and cut off at the limit.
+ */
 const readBody = (
+  response: HttpClientResponse.HttpClientResponse,
+  limit: number
+): Effect.Effect<{ readonly body: string; readonly oversized: boolean }, HttpClientError.ResponseError> => {
+  const declared = Number(response.headers["content-length"])
+  if (Number.isInteger(declared) && declared >= 0 && declared <= limit) {
+    return Effect.map(response.text, (body) => ({ body, oversized: false }))
+  }
+  return readBodyStream(response, limit)
+}
+
+const readBodyStream = (
   response: HttpClientResponse.HttpClientResponse,
   limit: number
 ): Effect.Effect<{ readonly body: string; readonly oversized: boolean }, HttpClientError.ResponseError> =>

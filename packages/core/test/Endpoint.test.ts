@@ -16,6 +16,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 
 const password = "pw-5ecret-hunter2"
@@ -46,6 +47,13 @@ const app = HttpRouter.empty.pipe(
     HttpServerResponse.json({ access_token: refreshToken, expires_in: "in a while" })
   ),
   HttpRouter.post("/huge", HttpServerResponse.text("x".repeat(200_000), { status: 200 })),
+  // No content-length: the body is streamed and cut off at the limit.
+  HttpRouter.post(
+    "/huge-stream",
+    HttpServerResponse.stream(
+      Stream.repeatValue(new TextEncoder().encode("x".repeat(1024))).pipe(Stream.take(200))
+    )
+  ),
   HttpRouter.post(
     "/html",
     HttpServerResponse.html`<html><body><h1>502 Bad Gateway</h1></body></html>`.pipe(
@@ -260,6 +268,7 @@ describe("Endpoint against a hostile server", () => {
     Effect.gen(function*() {
       const cases: ReadonlyArray<readonly [string, string, string]> = [
         ["/huge", "MalformedResponse", "exceeds the size limit"],
+        ["/huge-stream", "MalformedResponse", "exceeds the size limit"],
         ["/html", "MalformedResponse", "not JSON (content-type text/html"],
         ["/empty", "MalformedResponse", "the body is empty"],
         ["/echo-token", "MalformedResponse", "expires_in has the wrong type"],

@@ -100,7 +100,8 @@ export const make = (
     const session = yield* AuthSession.make<IxApiAuth.Failure, never>({
       provider: IxApiAuth.provider,
       key: options.key ?? defaultKey(auth.baseUrl, options.credentials.apiKey),
-      login: auth.createToken(options.credentials),
+      // Built when it runs: a request held by every idle session would cost kilobytes each.
+      login: Effect.suspend(() => auth.createToken(options.credentials)),
       refresh: auth.refreshToken,
       isRefreshRejected,
       skew: options.skew,

@@ -129,14 +129,15 @@ export const make = (
         ? {
           provider: OccamAuth.provider,
           key: options.key ?? "occam:key",
-          login: auth.tokenFromKey(credentials.apiKey),
+          // Built when it runs: a request held by every idle session would cost kilobytes each.
+          login: Effect.suspend(() => auth.tokenFromKey(credentials.apiKey)),
           skew: options.skew,
           jitter: options.jitter
         }
         : {
           provider: OccamAuth.provider,
           key: options.key ?? `occam:${credentials.username}`,
-          login: auth.login(credentials),
+          login: Effect.suspend(() => auth.login(credentials)),
           refresh: auth.refresh,
           isRefreshRejected: OccamError.isRefreshRejected,
           skew: options.skew,
