@@ -35,10 +35,10 @@ export interface Figures {
   readonly secrets: number
   /** A login effect built up front: `Endpoint.execute(...)` with its request (part of `session`). */
   readonly loginEffect: number
-  /** A session as the provider sessions build one: its own login effect built up front, its own token, one scope for all. */
+  /** A session as the provider sessions build one: its login built when it runs (`Effect.suspend`), its own token, one scope for all. */
   readonly session: number
-  /** The same with the login built when it runs (`Effect.suspend`). */
-  readonly sessionLazyLogin: number
+  /** The same with a login effect built up front and held by the session. */
+  readonly sessionEagerLogin: number
   /** The session's own structures: sessions sharing one login effect, minus their tokens. */
   readonly sessionMachinery: number
   /** As `session`, each in a scope of its own. */
@@ -129,10 +129,10 @@ const child = async (count: number): Promise<Figures> => {
     async (n) => Array.from({ length: n }, () => Ours.login(endpoint)),
     async () => {}
   )
-  const session = await perItem(count, sessions({}), close)
-  const sessionLazyLogin = await perItem(count, sessions({ lazyLogin: true }), close)
+  const session = await perItem(count, sessions({ lazyLogin: true }), close)
+  const sessionEagerLogin = await perItem(count, sessions({}), close)
   const shared = await perItem(count, sessions({ login: Ours.login(endpoint) }), close)
-  const sessionOwnScope = await perItem(count, sessions({}, true), close)
+  const sessionOwnScope = await perItem(count, sessions({ lazyLogin: true }, true), close)
 
   const client = new OAuth2Client({ server: authUrl, tokenEndpoint: "/token", clientId: "c", clientSecret: "s" })
   const badgateway = await perItem(count, async (n) => {
@@ -158,7 +158,7 @@ const child = async (count: number): Promise<Figures> => {
     secrets,
     loginEffect,
     session,
-    sessionLazyLogin,
+    sessionEagerLogin,
     sessionMachinery: shared - tokenSet,
     sessionOwnScope,
     badgateway
