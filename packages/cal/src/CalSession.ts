@@ -19,9 +19,8 @@ import type * as AuthError from "@effect-auth/core/AuthError"
 import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenSet from "@effect-auth/core/TokenSet"
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -188,10 +187,10 @@ export const make = (
     }
 
     const session = yield* AuthSession.make(sessionOptions)
-    const client = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.mapRequest(HttpClientRequest.prependUrl(cal.baseUrl)),
-      SessionClient.withSession(session, { isExpired: (response) => response.status === 498 })
-    )
+    const client = yield* SessionClient.make(session, {
+      baseUrl: cal.baseUrl,
+      isExpired: (response) => response.status === 498
+    })
     return CalSession.of({ session, client })
   })
 

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
@@ -83,3 +84,24 @@ export const withSession: {
     )
   }
 )
+
+/**
+ * The `HttpClient` in context, bound to a provider's `baseUrl` and authenticated by `session`
+ * (see `withSession`): what every provider session offers for the rest of its API.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E>(
+  session: AuthSession.AuthSession<E>,
+  options: Options & { readonly baseUrl: string }
+): Effect.Effect<
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError | E | AuthSession.ReauthenticationRequired>,
+  never,
+  HttpClient.HttpClient
+> =>
+  Effect.map(HttpClient.HttpClient, (client) =>
+    client.pipe(
+      HttpClient.mapRequest(HttpClientRequest.prependUrl(options.baseUrl)),
+      withSession(session, options)
+    ))

@@ -13,9 +13,8 @@
 import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenSet from "@effect-auth/core/TokenSet"
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -129,10 +128,7 @@ export const make = (
       jitter: options.jitter
     })
 
-    const client = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.mapRequest(HttpClientRequest.prependUrl(auth.baseUrl)),
-      SessionClient.withSession(session)
-    )
+    const client = yield* SessionClient.make(session, { baseUrl: auth.baseUrl })
 
     return EnduroSatSession.of({ session, client })
   })

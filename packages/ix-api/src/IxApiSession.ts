@@ -14,9 +14,8 @@
  */
 import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as SessionClient from "@effect-auth/core/SessionClient"
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -96,7 +95,6 @@ export const make = (
 ): Effect.Effect<Service, never, IxApiAuth.IxApiAuth | HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const auth = yield* IxApiAuth.IxApiAuth
-    const httpClient = yield* HttpClient.HttpClient
     const session = yield* AuthSession.make<IxApiAuth.Failure, never>({
       provider: IxApiAuth.provider,
       key: options.key ?? defaultKey(auth.baseUrl, options.credentials.apiKey),
@@ -107,10 +105,7 @@ export const make = (
       skew: options.skew,
       jitter: options.jitter
     })
-    const client = httpClient.pipe(
-      HttpClient.mapRequest(HttpClientRequest.prependUrl(auth.baseUrl)),
-      SessionClient.withSession(session)
-    )
+    const client = yield* SessionClient.make(session, { baseUrl: auth.baseUrl })
     return IxApiSession.of({ session, client })
   })
 

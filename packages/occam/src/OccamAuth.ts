@@ -167,6 +167,18 @@ const validationError = (operation: string, secrets: ReadonlyArray<Redacted.Reda
       detail: (body.detail ?? []).map((issue) => ({ ...issue, msg: Endpoint.scrub(issue.msg, secrets) }))
     }))
 
+/** The 200 of login and refresh: an access and refresh token pair with absolute expiries. */
+const tokenPair = (scope: string | undefined) =>
+  Endpoint.decode(AccessAndRefreshTokenResponse, (body) =>
+    Effect.succeed(TokenSet.fromExpiresAt({
+      accessToken: body.access_token,
+      tokenType: body.token_type,
+      expiresAt: body.expires_at,
+      refreshToken: body.refresh_token,
+      refreshExpiresAt: body.refresh_token_expires_at,
+      scope
+    })))
+
 // -----------------------------------------------------------------------------
 // constructors
 // -----------------------------------------------------------------------------
@@ -206,15 +218,7 @@ export const make = (
         request: HttpClientRequest.post("/auth/access-token").pipe(HttpClientRequest.bodyUrlParams(form)),
         secrets,
         responses: {
-          200: Endpoint.decode(AccessAndRefreshTokenResponse, (body) =>
-            Effect.succeed(TokenSet.fromExpiresAt({
-              accessToken: body.access_token,
-              tokenType: body.token_type,
-              expiresAt: body.expires_at,
-              refreshToken: body.refresh_token,
-              refreshExpiresAt: body.refresh_token_expires_at,
-              scope: credentials.scope
-            }))),
+          200: tokenPair(credentials.scope),
           400: (response) =>
             Effect.fail(
               new OccamError.InvalidCredentials({ operation, detail: httpExceptionDetail(response, secrets) })
@@ -235,14 +239,7 @@ export const make = (
         ),
         secrets,
         responses: {
-          200: Endpoint.decode(AccessAndRefreshTokenResponse, (body) =>
-            Effect.succeed(TokenSet.fromExpiresAt({
-              accessToken: body.access_token,
-              tokenType: body.token_type,
-              expiresAt: body.expires_at,
-              refreshToken: body.refresh_token,
-              refreshExpiresAt: body.refresh_token_expires_at
-            }))),
+          200: tokenPair(undefined),
           400: (response) =>
             Effect.fail(
               new OccamError.RefreshTokenExpired({ operation, detail: httpExceptionDetail(response, secrets) })

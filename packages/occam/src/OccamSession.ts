@@ -18,9 +18,8 @@
  */
 import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as SessionClient from "@effect-auth/core/SessionClient"
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -122,7 +121,6 @@ export const make = (
 ): Effect.Effect<Service, never, OccamAuth.OccamAuth | HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const auth = yield* OccamAuth.OccamAuth
-    const httpClient = yield* HttpClient.HttpClient
     const credentials = options.credentials
     const session = yield* AuthSession.make<SessionError, never>(
       isApiKey(credentials)
@@ -144,10 +142,7 @@ export const make = (
           jitter: options.jitter
         }
     )
-    const client = httpClient.pipe(
-      HttpClient.mapRequest(HttpClientRequest.prependUrl(auth.baseUrl)),
-      SessionClient.withSession(session)
-    )
+    const client = yield* SessionClient.make(session, { baseUrl: auth.baseUrl })
     return OccamSession.of({ session, client })
   })
 

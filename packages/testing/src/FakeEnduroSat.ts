@@ -290,18 +290,28 @@ export const make = (options: Options = {}): Effect.Effect<FakeEnduroSat> =>
         return HttpServerResponse.unsafeJson(yield* issueAccess(record, refreshToken))
       })
 
-    const token = Effect.gen(function*() {
+    /** Both endpoints first read the form and check `client_id`, answering as Cognito does. */
+    const clientForm = Effect.gen(function*() {
       const form = yield* readForm
       if (form._tag === "Refused") {
-        return form.response
+        return form
       }
       const clientId = form.field("client_id")
       if (clientId === undefined) {
-        return yield* missing("client_id")
+        return { _tag: "Refused" as const, response: yield* missing("client_id") }
       }
       if (!(yield* isKnownClient(clientId))) {
-        return yield* unknownClient(clientId)
+        return { _tag: "Refused" as const, response: yield* unknownClient(clientId) }
       }
+      return { ...form, clientId }
+    })
+
+    const token = Effect.gen(function*() {
+      const form = yield* clientForm
+      if (form._tag === "Refused") {
+        return form.response
+      }
+      const { clientId } = form
       const grantType = form.field("grant_type")
       switch (grantType) {
         case undefined:
@@ -316,17 +326,11 @@ export const make = (options: Options = {}): Effect.Effect<FakeEnduroSat> =>
     })
 
     const revoke = Effect.gen(function*() {
-      const form = yield* readForm
+      const form = yield* clientForm
       if (form._tag === "Refused") {
         return form.response
       }
-      const clientId = form.field("client_id")
-      if (clientId === undefined) {
-        return yield* missing("client_id")
-      }
-      if (!(yield* isKnownClient(clientId))) {
-        return yield* unknownClient(clientId)
-      }
+      const { clientId } = form
       const value = form.field("token")
       if (value === undefined) {
         return yield* missing("token")
