@@ -9,8 +9,13 @@ import * as Schema from "effect/Schema"
 
 /**
  * The request could not complete: the connection was refused or reset, no response came within
- * the timeout, or the request could not be built (an invalid base URL). `attempts` says how many
- * times it was sent before giving up.
+ * the timeout, the request could not be built (an invalid header value), or the `HttpClient` was
+ * closed (its layer was released while a service built on it was still in use). `attempts` says
+ * how many times it was sent before giving up.
+ *
+ * `mayHaveReachedServer` is what decides whether a single-use grant is spent: `false` when no
+ * attempt can have reached the server (`Connect`, `InvalidRequest`, `Closed`), `true` when one
+ * may have (`Reset`, `Timeout`: the server may have processed it and the answer was lost).
  *
  * @since 0.1.0
  * @category errors
@@ -19,8 +24,9 @@ export class TransportError extends Schema.TaggedError<TransportError>("@effect-
   "TransportError",
   {
     operation: Schema.String,
-    reason: Schema.Literal("Connect", "Reset", "Timeout", "InvalidRequest"),
+    reason: Schema.Literal("Connect", "Reset", "Timeout", "InvalidRequest", "Closed"),
     attempts: Schema.Number,
+    mayHaveReachedServer: Schema.Boolean,
     description: Schema.String
   }
 ) {
@@ -79,3 +85,19 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>("@e
  * @category errors
  */
 export type AuthError = TransportError | UnexpectedStatus | MalformedResponse
+
+/**
+ * Whether a failed request may have been processed by the server although no answer says so: a
+ * transport failure after the request may have been sent, or a gateway's 502 or 504 (the
+ * gateway may have passed it on before the upstream answer was lost). For a single-use grant
+ * (a rotating refresh token) that means "maybe spent": it must not be presented again.
+ *
+ * A 500 is not among them: the server answered, and servers roll a failed request back; 429,
+ * 503 and 408 say the request was not processed.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const mayHaveBeenProcessed = (error: unknown): boolean =>
+  (error instanceof TransportError && error.mayHaveReachedServer) ||
+  (error instanceof UnexpectedStatus && (error.status === 502 || error.status === 504))

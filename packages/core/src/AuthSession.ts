@@ -9,11 +9,17 @@
  * - proactive refresh: a fiber scoped to the session sleeps until `expiresAt - skew - jitter` and
  *   refreshes; a failed proactive refresh is retried on a schedule and never ends the loop;
  * - rotation: a new refresh token is written to the `TokenStore` before the new access token is
- *   handed out; a refresh response without one keeps the old one; a rejected refresh re-reads the
- *   store and adopts a token another instance rotated, else logs in again when it can, else fails
- *   with `ReauthenticationRequired`;
- * - observable: `changes` streams `Valid`, `Refreshing`, `Failed` and `ReauthenticationRequired`;
- *   every login, refresh and revoke runs in a span and counts in metrics.
+ *   handed out; a refresh response without one keeps the old one; a single-use refresh token
+ *   that was rejected, or whose answer was lost after it may have reached the server, is never
+ *   presented again: the session re-reads the store and adopts a token another instance
+ *   rotated, else logs in again when it can, else fails with `ReauthenticationRequired`;
+ * - coordination: sessions sharing a store hold its refresh lease while they refresh, so one
+ *   refreshes and the others adopt its result; a store that notifies lets them re-arm at once;
+ * - bounded: logins and refreshes are rate-limited per session, and after repeated failures
+ *   callers get the last failure for a backoff window instead of sending another request;
+ * - observable: `changes` streams `Valid`, `Refreshing`, `Failed`, `Unpersisted` and
+ *   `ReauthenticationRequired`; every login, refresh and revoke runs in a span and counts in
+ *   metrics, labelled with a digest of the session key rather than the key itself.
  *
  * @since 0.1.0
  */
@@ -35,6 +41,8 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
+import * as AuthError from "./AuthError.js"
+import { digest } from "./internal/digest.js"
 import { Alarm, type Timer, timerFor } from "./internal/timer.js"
 import * as TokenSet from "./TokenSet.js"
 import * as TokenStore from "./TokenStore.js"
@@ -51,10 +59,31 @@ export class ReauthenticationRequired extends Schema.TaggedError<Reauthenticatio
 )("ReauthenticationRequired", {
   provider: Schema.String,
   key: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** The failure that led here (a rejected or lost refresh), when there was one. */
+  cause: Schema.optional(Schema.Unknown)
 }) {
   override get message(): string {
     return `${this.provider} session "${this.key}" needs to authenticate again: ${this.reason}`
+  }
+}
+
+/**
+ * The session's scope has closed: it was used after its layer was released, or a caller was
+ * waiting for a token when it was.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SessionClosed extends Schema.TaggedError<SessionClosed>("@effect-auth/core/SessionClosed")(
+  "SessionClosed",
+  {
+    provider: Schema.String,
+    key: Schema.String
+  }
+) {
+  override get message(): string {
+    return `${this.provider} session "${this.key}" is closed: its scope (the layer that provides it) was released`
   }
 }
 
@@ -70,6 +99,9 @@ export type State =
   | { readonly _tag: "Refreshing" }
   | { readonly _tag: "Failed"; readonly error: string }
   | { readonly _tag: "ReauthenticationRequired"; readonly reason: string }
+  /** A valid token the store could not take: the session keeps writing it until it can. */
+  | { readonly _tag: "Unpersisted"; readonly expiresAt: number | undefined; readonly error: string }
+  | { readonly _tag: "Closed" }
 
 /**
  * A session. `E` is the union of the errors its login and refresh can fail with.
@@ -81,9 +113,9 @@ export interface AuthSession<E> {
   readonly provider: string
   readonly key: string
   /** A valid token set: the current one, or the result of the one in-flight login or refresh. */
-  readonly token: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired>
+  readonly token: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>
   /** The access token of `token`. */
-  readonly accessToken: Effect.Effect<Redacted.Redacted<string>, E | ReauthenticationRequired>
+  readonly accessToken: Effect.Effect<Redacted.Redacted<string>, E | ReauthenticationRequired | SessionClosed>
   /**
    * Marks the token a server rejected (after a 401) as unusable. Only the current token is
    * affected: however many callers report the same token, the session refetches once, and a
@@ -91,7 +123,7 @@ export interface AuthSession<E> {
    */
   readonly invalidate: (seen: TokenSet.TokenSet) => Effect.Effect<void>
   /** Refreshes now, whatever the expiry, and returns the new token set. */
-  readonly refresh: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired>
+  readonly refresh: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>
   /**
    * Revokes the token when the provider can, then forgets it and clears the store. The token is
    * forgotten and the store cleared even when the revoke fails; its error is then returned.
@@ -112,18 +144,30 @@ export interface AuthSession<E> {
 export interface Options<E, R> {
   /** The provider name, used in spans, metrics and errors (such as `"occam"`). */
   readonly provider: string
-  /** The key the tokens are stored under in the `TokenStore`. */
+  /**
+   * The key the tokens are stored under in the `TokenStore`. Two identities must have two keys.
+   * It often names the identity (`occam:ada@example.com`), so spans and logs carry a digest of
+   * it instead (`occam:3f2a9c1e`) unless `showKey` is set.
+   */
   readonly key: string
+  /** Put the key itself, not its digest, in spans and log annotations. Default: false. */
+  readonly showKey?: boolean | undefined
   /** Obtains a fresh token set from credentials; absent when the session has none. */
   readonly login?: Effect.Effect<TokenSet.TokenSet, E, R> | undefined
   /** Exchanges a refresh token for a new token set; absent when the provider has no refresh. */
   readonly refresh?: ((refreshToken: Redacted.Redacted<string>) => Effect.Effect<TokenSet.TokenSet, E, R>) | undefined
   /**
    * Whether a refresh failure means the refresh token is dead (rather than a passing fault).
-   * Default: never, so every refresh failure counts as passing (the caller gets the error, the
-   * next call tries again).
+   * Default: never, so only a refresh that may have been spent (below) counts besides.
    */
   readonly isRefreshRejected?: ((error: E) => boolean) | undefined
+  /**
+   * Whether the refresh token is spent by presenting it (`"single-use"`, the default: a
+   * rotating refresh token) or stays valid (`"replayable"`, such as Cognito's). A single-use
+   * token whose refresh may have reached the server without an answer arriving
+   * (`AuthError.mayHaveBeenProcessed`) is treated as rejected: never presented again.
+   */
+  readonly refreshGrant?: "single-use" | "replayable" | undefined
   /** Revokes a token set at the provider; absent when the provider cannot. */
   readonly revoke?: ((tokens: TokenSet.TokenSet) => Effect.Effect<void, E, R>) | undefined
   /**
@@ -145,7 +189,15 @@ export interface Options<E, R> {
    * stops only on `ReauthenticationRequired` (until a new token arrives). Default:
    * `defaultRetrySchedule` (exponential from 1 second with jitter, capped at 60 seconds).
    */
-  readonly retrySchedule?: Schedule.Schedule<unknown, E | ReauthenticationRequired> | undefined
+  readonly retrySchedule?: Schedule.Schedule<unknown, E | ReauthenticationRequired | SessionClosed> | undefined
+  /**
+   * The sustained pace of logins and refreshes: at most one per this interval, after a burst of
+   * `refreshBurst`. Also the first backoff window after repeated failures (doubling, at most 60
+   * seconds), during which callers get the last failure without a new request. Bounds what a
+   * provider issuing very short-lived or already expired tokens, or failing every refresh, can
+   * cost. Default: 1 second (`defaultMinRefreshInterval`).
+   */
+  readonly minRefreshInterval?: Duration.DurationInput | undefined
 }
 
 /**
@@ -175,6 +227,26 @@ export const defaultRetrySchedule: Schedule.Schedule<unknown> = Schedule.exponen
   Schedule.jittered,
   Schedule.union(Schedule.spaced("60 seconds"))
 )
+
+/**
+ * The default `minRefreshInterval`.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultMinRefreshInterval: Duration.Duration = Duration.seconds(1)
+
+/**
+ * How many logins or refreshes a session may send back to back before `minRefreshInterval`
+ * paces it: enough for a login followed by a refresh after a 401.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const refreshBurst = 3
+
+/** The longest backoff window after repeated failures. */
+const maxFailureWindowMillis = 60_000
 
 /**
  * Logins sessions performed, tagged with `provider`.
@@ -210,6 +282,17 @@ export const failures: Metric.Metric.Counter<number> = Metric.counter("effect-au
 })
 
 /**
+ * Store writes that failed and are being retried in the background, tagged with `provider`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const storeWriteFailures: Metric.Metric.Counter<number> = Metric.counter("effect-auth.store_write_failures", {
+  description: "Token store writes that failed (retried until they succeed or the session closes)",
+  incremental: true
+})
+
+/**
  * Callers that joined a login or refresh already in flight instead of sending their own,
  * tagged with `provider`.
  *
@@ -231,7 +314,7 @@ interface Held {
   readonly version: number | undefined
   /** False once `invalidate` reported the access token rejected. */
   readonly usable: boolean
-  /** False once the provider rejected the refresh token. */
+  /** False once the refresh token was rejected or may have been spent. */
   readonly refreshable: boolean
 }
 
@@ -260,6 +343,7 @@ type Mode =
 
 type Step<E> =
   | { readonly _tag: "Ready"; readonly tokens: TokenSet.TokenSet }
+  | { readonly _tag: "Fail"; readonly cause: Cause.Cause<E> }
   | { readonly _tag: "Join"; readonly deferred: Deferred.Deferred<TokenSet.TokenSet, E> }
   | { readonly _tag: "Start"; readonly deferred: Deferred.Deferred<TokenSet.TokenSet, E> }
 
@@ -289,23 +373,30 @@ const describe = (error: unknown): string =>
     ? error._tag
     : "unknown error"
 
-const warn = (session: { readonly provider: string; readonly key: string }, message: string, error: unknown) => {
+/** What spans and logs call a session: a digest of its key unless the key may be shown. */
+const labelOf = (options: { readonly provider: string; readonly key: string; readonly showKey?: boolean | undefined }) =>
+  options.showKey === true ? options.key : `${options.provider}:${digest(options.key).slice(0, 8)}`
+
+const warn = (session: { readonly provider: string; readonly label: string }, message: string, error: unknown) => {
   const description = describe(error)
   return Effect.logWarning(`${message}: ${description}`).pipe(Effect.annotateLogs({
     "effect-auth.provider": session.provider,
-    "effect-auth.session": session.key,
+    "effect-auth.session": session.label,
     "effect-auth.error": description
   }))
 }
 
 /**
  * The store of a session built without a `TokenStore`: nobody else reads or writes it, so it
- * needs to keep nothing (the session holds its tokens) and every write succeeds.
+ * needs to keep nothing (the session holds its tokens), every write succeeds, and there is
+ * nobody to lease against or hear from.
  */
 const memoryOnly: TokenStore.Service = {
   get: () => Effect.succeedNone,
   set: (_key, tokens, expectedVersion) => Effect.succeed({ tokens, version: (expectedVersion ?? 0) + 1 }),
-  remove: () => Effect.void
+  remove: () => Effect.void,
+  lease: () => Effect.void,
+  subscribe: () => Effect.void
 }
 
 /** Counters tagged with a provider, made once per provider rather than at every increment. */
@@ -319,6 +410,12 @@ const taggedCounter = (metric: Metric.Metric.Counter<number>, provider: string):
   return tagged
 }
 
+/** The backoff of the background store writer: from 200 ms, doubling, at most 30 seconds. */
+const storeRetrySchedule = Schedule.exponential("200 millis").pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced("30 seconds"))
+)
+
 /**
  * A session. Its mutable fields are read without a lock and written only inside synchronous
  * steps (`Effect.sync` / `Effect.suspend`), which JavaScript runs to completion: the same
@@ -328,12 +425,23 @@ const taggedCounter = (metric: Metric.Metric.Counter<number>, provider: string):
 class SessionImpl<E, R> implements AuthSession<E> {
   readonly provider: string
   readonly key: string
-  readonly token: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired>
+  readonly label: string
+  readonly token: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>
   readonly invalidate: (seen: TokenSet.TokenSet) => Effect.Effect<void>
-  private cell: Cell<E | ReauthenticationRequired>
+  private cell: Cell<E | ReauthenticationRequired | SessionClosed>
   private current: State
   private hub: PubSub.PubSub<State> | undefined = undefined
   private alarm: Alarm | undefined = undefined
+  private closed = false
+  /** The pace of requests: a token bucket of `refreshBurst`, refilled one per interval. */
+  private allowance = refreshBurst
+  private allowanceAt = -Infinity
+  /** Consecutive failed fetches, and until when callers get the last one without a request. */
+  private failures = 0
+  private failedUntil = -Infinity
+  private lastFailure: Cause.Cause<E | ReauthenticationRequired | SessionClosed> | undefined = undefined
+  /** Tokens `persist` could not write, until `finish` hands them to the background writer. */
+  private unpersisted: TokenSet.TokenSet | undefined = undefined
 
   constructor(
     private readonly options: Options<E, R>,
@@ -347,6 +455,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
   ) {
     this.provider = options.provider
     this.key = options.key
+    this.label = labelOf(options)
     this.cell = cellOf(initial, undefined)
     this.current = state
     // The hot path: one field read and one clock read while the held token is valid.
@@ -365,11 +474,11 @@ class SessionImpl<E, R> implements AuthSession<E> {
       })
   }
 
-  get accessToken(): Effect.Effect<Redacted.Redacted<string>, E | ReauthenticationRequired> {
+  get accessToken(): Effect.Effect<Redacted.Redacted<string>, E | ReauthenticationRequired | SessionClosed> {
     return Effect.map(this.token, (tokens) => tokens.accessToken)
   }
 
-  get refresh(): Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired> {
+  get refresh(): Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed> {
     return this.shared(force)
   }
 
@@ -410,6 +519,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
 
   /** Runs when the session's scope closes, after the session's fibers were interrupted. */
   private close(): Effect.Effect<void> {
+    this.closed = true
     const revoke = this.options.revoke
     return Effect.flatMap(
       this.forget(),
@@ -420,7 +530,11 @@ class SessionImpl<E, R> implements AuthSession<E> {
             Effect.zipRight(this.removeFromStore()),
             Effect.catchAll((error) => warn(this, "effect-auth: revoke on close failed", error))
           )
-    )
+    ).pipe(Effect.zipRight(this.publish({ _tag: "Closed" })), Effect.zipRight(this.hub?.shutdown ?? Effect.void))
+  }
+
+  private closedError(): SessionClosed {
+    return new SessionClosed({ provider: this.provider, key: this.key })
   }
 
   /**
@@ -442,7 +556,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
         Effect.tapError((error) => warn(this, "effect-auth: proactive refresh failed", error)),
         Effect.retry({
           schedule: this.options.retrySchedule ?? defaultRetrySchedule,
-          while: (error) => !(error instanceof ReauthenticationRequired)
+          while: (error) => !(error instanceof ReauthenticationRequired) && !(error instanceof SessionClosed)
         }),
         Effect.ignore
       )
@@ -462,7 +576,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
       this.alarm = undefined
       const expiresAt = held.tokens.expiresAt
       const remaining = expiresAt === undefined ? 0 : expiresAt - this.clock.unsafeCurrentTimeMillis()
-      if (expiresAt !== undefined && remaining > 0) {
+      if (expiresAt !== undefined && remaining > 0 && !this.closed) {
         const skew = Duration.toMillis(this.options.skew ?? defaultSkew)
         const jitter = Duration.toMillis(this.options.jitter ?? defaultJitter)
         const lead = Math.min(skew + (yield* Random.nextRange(0, jitter)), remaining / 2)
@@ -472,6 +586,28 @@ class SessionImpl<E, R> implements AuthSession<E> {
         yield* this.timer.add(alarm)
       }
       if (previous !== undefined) yield* this.timer.cancel(previous)
+    })
+  }
+
+  /**
+   * Adopts an entry another writer put in the store (the store's notification): a newer,
+   * valid token replaces the held one and re-arms the scheduled refresh to its expiry. While a
+   * fetch is in flight the entry is left to it: it reads the store under the lease anyway.
+   */
+  adopt(stored: TokenStore.Stored): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const cell = this.cell
+      const held = cell.held
+      if (this.closed || cell.inflight !== undefined) return Effect.void
+      if (held !== undefined && held.version !== undefined && stored.version <= held.version) return Effect.void
+      if (held !== undefined && sameTokens(held.tokens, stored.tokens)) {
+        this.cell = cellOf({ ...held, version: stored.version }, undefined)
+        return Effect.void
+      }
+      if (!TokenSet.isValidAt(stored.tokens, this.clock.unsafeCurrentTimeMillis())) return Effect.void
+      const next = heldOf(stored)
+      this.cell = cellOf(next, undefined)
+      return Effect.zipRight(this.publish({ _tag: "Valid", expiresAt: next.tokens.expiresAt }), this.schedule(next))
     })
   }
 
@@ -530,10 +666,26 @@ class SessionImpl<E, R> implements AuthSession<E> {
       Effect.tapError(() => this.count(failures)),
       (counted) => metric === undefined ? counted : Effect.zipRight(this.count(metric), counted),
       Effect.withSpan(name, {
-        attributes: { "effect-auth.provider": this.provider, "effect-auth.session": this.key },
+        attributes: { "effect-auth.provider": this.provider, "effect-auth.session": this.label },
         kind: "client"
       })
     )
+  }
+
+  /** A login or refresh, paced by the token bucket: it waits (on the `Clock`) for its turn. */
+  private paced<A>(name: string, metric: Metric.Metric.Counter<number>, effect: Effect.Effect<A, E, R>) {
+    return Effect.suspend(() => {
+      const interval = Duration.toMillis(this.options.minRefreshInterval ?? defaultMinRefreshInterval)
+      const now = this.clock.unsafeCurrentTimeMillis()
+      const refilled = interval <= 0
+        ? refreshBurst
+        : Math.min(refreshBurst, this.allowance + (now - this.allowanceAt) / interval)
+      const wait = refilled >= 1 ? 0 : Math.ceil((1 - refilled) * interval)
+      this.allowance = refilled - 1
+      this.allowanceAt = now
+      const call = this.call(name, metric, effect)
+      return wait === 0 ? call : Effect.zipRight(this.clock.sleep(Duration.millis(wait)), call)
+    })
   }
 
   private readStore(): Effect.Effect<Option.Option<TokenStore.Stored>> {
@@ -546,8 +698,14 @@ class SessionImpl<E, R> implements AuthSession<E> {
 
   // --- obtaining a token: runs in the fetch fiber ---------------------------------------------
 
+  /**
+   * Writes new tokens with a compare-and-set before anyone sees them. A conflict adopts the
+   * store's valid token, or writes over the store's version once (re-running the refresh would
+   * spend a refresh token that was already rotated). A store that cannot be written gets the
+   * tokens from a background writer that keeps trying until it succeeds, a newer token
+   * replaces these, or the session closes; meanwhile the state is `Unpersisted`.
+   */
   private persist(tokens: TokenSet.TokenSet, expected: number | undefined, retried = false): Effect.Effect<Held> {
-    const inMemory: Held = { tokens, version: expected, usable: true, refreshable: true }
     return this.store.set(this.key, tokens, expected).pipe(
       Effect.map(heldOf),
       Effect.catchTags({
@@ -563,22 +721,83 @@ class SessionImpl<E, R> implements AuthSession<E> {
               return yield* this.persist(tokens, Option.getOrUndefined(Option.map(stored, (_) => _.version)), true)
             }
             yield* warn(this, "effect-auth: the token store keeps changing; keeping the new tokens in memory", conflict)
-            return inMemory
+            return { tokens, version: expected, usable: true, refreshable: true }
           }),
         TokenStoreError: (error) =>
-          Effect.as(
-            warn(this, "effect-auth: could not write the token store; keeping the new tokens in memory", error),
-            inMemory
-          )
+          Effect.gen(this, function*() {
+            yield* warn(this, "effect-auth: could not write the token store; retrying in the background", error)
+            yield* this.count(storeWriteFailures)
+            // `finish` starts the background writer once these tokens are the held ones.
+            this.unpersisted = tokens
+            return { tokens, version: expected, usable: true, refreshable: true }
+          })
       })
     )
   }
 
-  private loginOr(expected: number | undefined, reason: string): Effect.Effect<Held, E | ReauthenticationRequired> {
+  /**
+   * The background writer of `persist`, for the held tokens the store did not take. It stops
+   * when the store takes them, when newer tokens replace them (whose own write covers them), or
+   * when the session closes (the fiber belongs to its scope).
+   */
+  private persistLater(pending: Held): Effect.Effect<void> {
+    const superseded = () => this.closed || this.cell.held?.tokens !== pending.tokens
+    const unpersisted = (error: unknown) =>
+      Effect.suspend(() =>
+        superseded()
+          ? Effect.void
+          : this.publish({ _tag: "Unpersisted", expiresAt: pending.tokens.expiresAt, error: describe(error) })
+      )
+    const attempt = Effect.suspend(() => {
+      const held = this.cell.held
+      if (superseded() || held === undefined) return Effect.void
+      return this.store.set(this.key, pending.tokens, held.version).pipe(
+        Effect.flatMap((stored) =>
+          Effect.suspend(() => {
+            const cell = this.cell
+            if (superseded() || cell.held === undefined) return Effect.void
+            this.cell = cellOf({ ...cell.held, version: stored.version }, cell.inflight)
+            return this.publish({ _tag: "Valid", expiresAt: pending.tokens.expiresAt })
+          })
+        ),
+        // Another writer got there first: its entry is newer than the version these tokens were
+        // based on, so it wins, and the session adopts it when it is valid.
+        Effect.catchTag("VersionConflict", () =>
+          Effect.flatMap(
+            this.readStore(),
+            Option.match({ onNone: () => Effect.void, onSome: (stored) => this.adopt(stored) })
+          )),
+        Effect.tapError((error) => Effect.zipRight(this.count(storeWriteFailures), unpersisted(error)))
+      )
+    })
+    return attempt.pipe(
+      Effect.retry(storeRetrySchedule),
+      Effect.ignore
+    )
+  }
+
+  private loginOr(
+    expected: number | undefined,
+    reason: string,
+    cause?: unknown
+  ): Effect.Effect<Held, E | ReauthenticationRequired> {
     const login = this.options.login
     return login === undefined
-      ? Effect.fail(new ReauthenticationRequired({ provider: this.provider, key: this.key, reason }))
-      : Effect.flatMap(this.call("effect-auth.login", logins, login), (tokens) => this.persist(tokens, expected))
+      ? Effect.fail(
+        new ReauthenticationRequired({
+          provider: this.provider,
+          key: this.key,
+          reason: cause === undefined ? reason : `${reason} (${describe(cause)})`,
+          cause
+        })
+      )
+      : Effect.flatMap(this.paced("effect-auth.login", logins, login), (tokens) => this.persist(tokens, expected))
+  }
+
+  /** Whether a refresh failure means the refresh token must never be presented again. */
+  private isSpent(error: E): boolean {
+    return (this.options.isRefreshRejected?.(error) ?? false) ||
+      (this.options.refreshGrant !== "replayable" && AuthError.mayHaveBeenProcessed(error))
   }
 
   private obtain(base: Held | undefined, adopted: boolean): Effect.Effect<Held, E | ReauthenticationRequired> {
@@ -590,16 +809,16 @@ class SessionImpl<E, R> implements AuthSession<E> {
     ) {
       return this.loginOr(base?.version, base === undefined ? "no token and no credentials" : "no usable refresh token")
     }
-    const isRejected = this.options.isRefreshRejected ?? (() => false)
-    return Effect.matchEffect(this.call("effect-auth.refresh", refreshes, refresh(refreshToken)), {
+    return Effect.matchEffect(this.paced("effect-auth.refresh", refreshes, refresh(refreshToken)), {
       onSuccess: (next) => this.persist(TokenSet.merge(base.tokens, next), base.version),
-      onFailure: (error) => isRejected(error) ? this.recover(base, adopted) : Effect.fail(error)
+      onFailure: (error) => this.isSpent(error) ? this.recover(base, adopted, error) : Effect.fail(error)
     })
   }
 
-  // The provider refused the refresh token. If another instance rotated it first, its tokens
-  // are in the store: take them (refreshing once with them if their access token is stale).
-  private recover(rejected: Held, adopted: boolean): Effect.Effect<Held, E | ReauthenticationRequired> {
+  // The refresh token was refused, or may have been spent without an answer. If another
+  // instance rotated it first, its tokens are in the store: take them (refreshing once with
+  // them if their access token is stale). Otherwise never present this refresh token again.
+  private recover(rejected: Held, adopted: boolean, error: E): Effect.Effect<Held, E | ReauthenticationRequired> {
     return Effect.gen(this, function*() {
       const stored = yield* this.readStore()
       if (Option.isSome(stored) && !sameTokens(stored.value.tokens, rejected.tokens)) {
@@ -609,86 +828,131 @@ class SessionImpl<E, R> implements AuthSession<E> {
           return yield* this.obtain(candidate, true)
         }
       }
-      // Never present this refresh token again.
       const cell = this.cell
       if (cell.held !== undefined && cell.held.tokens === rejected.tokens) {
         this.cell = cellOf({ ...cell.held, refreshable: false }, cell.inflight)
       }
-      return yield* this.loginOr(rejected.version, "the refresh token was rejected")
+      const reason = this.options.isRefreshRejected?.(error) === true
+        ? "the refresh token was rejected"
+        : "the refresh token may have been spent: the answer to its refresh was lost"
+      return yield* this.loginOr(rejected.version, reason, error)
     })
   }
 
+  /**
+   * One fetch, under the store's refresh lease: whoever held it before may have left a token
+   * that makes this fetch unnecessary, so the store is read first, then the provider asked.
+   */
   private cycle(mode: Mode): Effect.Effect<Held, E | ReauthenticationRequired> {
-    return Effect.gen(this, function*() {
-      yield* this.publish({ _tag: "Refreshing" })
+    const body = Effect.gen(this, function*() {
       const held = this.cell.held
-      if (mode._tag === "Force") return yield* this.obtain(held, false)
-      // Another instance may have done the work already.
       const stored = yield* this.readStore()
       if (Option.isNone(stored) || (held !== undefined && stored.value.version === held.version)) {
         return yield* this.obtain(held, false)
       }
       const candidate = heldOf(stored.value)
+      const now = this.clock.unsafeCurrentTimeMillis()
+      const newer = held === undefined || held.version === undefined || stored.value.version > held.version
       const fresher = held === undefined ||
         (mode._tag === "Demand"
           ? held.usable || !sameSecret(held.tokens.accessToken, candidate.tokens.accessToken)
+          : mode._tag === "Force"
+          ? newer && !sameTokens(held.tokens, candidate.tokens)
           : (candidate.tokens.expiresAt ?? Infinity) > (held.tokens.expiresAt ?? Infinity))
-      return fresher && TokenSet.isValidAt(candidate.tokens, this.clock.unsafeCurrentTimeMillis())
+      return fresher && TokenSet.isValidAt(candidate.tokens, now)
         ? candidate
         : yield* this.obtain(candidate, false)
     })
+    return Effect.zipRight(
+      this.publish({ _tag: "Refreshing" }),
+      Effect.scoped(Effect.zipRight(
+        Effect.catchAll(
+          this.store.lease(this.key),
+          (error) => warn(this, "effect-auth: could not take the refresh lease; refreshing without it", error)
+        ),
+        body
+      ))
+    )
   }
 
   // --- single flight --------------------------------------------------------------------------
 
   private finish(
-    deferred: Deferred.Deferred<TokenSet.TokenSet, E | ReauthenticationRequired>,
+    deferred: Deferred.Deferred<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>,
     exit: Exit.Exit<Held, E | ReauthenticationRequired>
   ): Effect.Effect<void> {
     return Exit.match(exit, {
       onSuccess: (held) =>
-        Effect.sync(() => {
+        Effect.suspend(() => {
           this.cell = cellOf(held, undefined)
+          this.failures = 0
+          this.lastFailure = undefined
+          const expiresAt = held.tokens.expiresAt
+          const dead = expiresAt !== undefined && expiresAt <= this.clock.unsafeCurrentTimeMillis()
+          const unpersisted = this.unpersisted === held.tokens
+          this.unpersisted = undefined
+          return Effect.all([
+            dead
+              ? warn(
+                this,
+                "effect-auth: the provider issued a token that had already expired",
+                "check the clocks of this host and the provider; requests are paced by minRefreshInterval"
+              )
+              : Effect.void,
+            unpersisted
+              ? Effect.zipRight(
+                this.publish({ _tag: "Unpersisted", expiresAt, error: "the token store could not be written" }),
+                Effect.forkIn(Effect.interruptible(this.persistLater(held)), this.scope)
+              )
+              : this.publish({ _tag: "Valid", expiresAt })
+          ], { discard: true })
         }).pipe(
-          Effect.zipRight(this.publish({ _tag: "Valid", expiresAt: held.tokens.expiresAt })),
           Effect.zipRight(this.schedule(held)),
           Effect.zipRight(Deferred.succeed(deferred, held.tokens))
         ),
       onFailure: (cause) =>
-        Effect.sync(() => {
+        Effect.suspend(() => {
           this.cell = cellOf(this.cell.held, undefined)
-        }).pipe(
-          Effect.zipRight(Option.match(Cause.failureOption(cause), {
-            onNone: () =>
-              Cause.isInterruptedOnly(cause) ? Effect.void : this.publish({ _tag: "Failed", error: "defect" }),
+          // The fetch fiber belongs to the session's scope: only closing it interrupts the fetch.
+          if (Cause.isInterruptedOnly(cause)) return Deferred.fail(deferred, this.closedError())
+          this.failures++
+          if (this.failures >= 2) {
+            const interval = Duration.toMillis(this.options.minRefreshInterval ?? defaultMinRefreshInterval)
+            const window = Math.min(interval * 2 ** (this.failures - 2), maxFailureWindowMillis)
+            this.failedUntil = this.clock.unsafeCurrentTimeMillis() + window
+            this.lastFailure = cause
+          }
+          return Option.match(Cause.failureOption(cause), {
+            onNone: () => this.publish({ _tag: "Failed", error: "defect" }),
             onSome: (error) =>
               this.publish(
                 error instanceof ReauthenticationRequired
                   ? { _tag: "ReauthenticationRequired", reason: error.reason }
                   : { _tag: "Failed", error: describe(error) }
               )
-          })),
-          Effect.zipRight(Deferred.failCause(deferred, cause))
-        )
+          }).pipe(Effect.zipRight(Deferred.failCause(deferred, cause)))
+        })
     })
   }
 
   private decide(
     mode: Mode,
-    makeDeferred: () => Deferred.Deferred<TokenSet.TokenSet, E | ReauthenticationRequired>
-  ): Step<E | ReauthenticationRequired> {
+    makeDeferred: () => Deferred.Deferred<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>
+  ): Step<E | ReauthenticationRequired | SessionClosed> {
     const cell = this.cell
+    if (this.closed) return { _tag: "Fail", cause: Cause.fail(this.closedError()) }
     if (mode._tag === "Ahead" && (cell.held === undefined || cell.held.tokens !== mode.tokens)) {
       // A newer token arrived, or the session logged out: this schedule is obsolete.
       return { _tag: "Ready", tokens: mode.tokens }
     }
+    const now = this.clock.unsafeCurrentTimeMillis()
     if (
-      mode._tag === "Demand" && cell.held !== undefined && cell.held.usable &&
-      TokenSet.isValidAt(cell.held.tokens, this.clock.unsafeCurrentTimeMillis())
+      mode._tag === "Demand" && cell.held !== undefined && cell.held.usable && TokenSet.isValidAt(cell.held.tokens, now)
     ) {
       return { _tag: "Ready", tokens: cell.held.tokens }
     }
     if (cell.inflight !== undefined) return { _tag: "Join", deferred: cell.inflight }
+    if (this.lastFailure !== undefined && now < this.failedUntil) return { _tag: "Fail", cause: this.lastFailure }
     const deferred = makeDeferred()
     this.cell = cellOf(cell.held, deferred)
     return { _tag: "Start", deferred }
@@ -698,7 +962,9 @@ class SessionImpl<E, R> implements AuthSession<E> {
   // interrupt it; only the provider calls are interruptible (by the session's scope). `begin`
   // returns how to wait for the result: a caller that is interrupted stops waiting, and the
   // fetch goes on for the others.
-  private begin(mode: Mode): Effect.Effect<Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired>> {
+  private begin(
+    mode: Mode
+  ): Effect.Effect<Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>> {
     return Effect.uninterruptible(
       Effect.withFiberRuntime((fiber) => {
         // Only the caller that starts a fetch needs a `Deferred`: joiners and callers served from
@@ -707,6 +973,8 @@ class SessionImpl<E, R> implements AuthSession<E> {
         switch (step._tag) {
           case "Ready":
             return Effect.succeed(Effect.succeed(step.tokens))
+          case "Fail":
+            return Effect.succeed(Effect.failCause(step.cause))
           case "Join":
             return Effect.as(this.count(singleFlightJoins), Deferred.await(step.deferred))
           case "Start":
@@ -722,7 +990,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
     )
   }
 
-  private shared(mode: Mode): Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired> {
+  private shared(mode: Mode): Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed> {
     return Effect.flatten(this.begin(mode))
   }
 }
@@ -738,33 +1006,45 @@ class SessionImpl<E, R> implements AuthSession<E> {
  * - `token` reads one field and the clock while the held token is valid; otherwise the caller
  *   joins the one login or refresh in flight, or starts it. The request runs in a fiber of the
  *   session's scope, so an interrupted caller does not cancel it; its failure reaches the callers
- *   waiting on it and is not kept.
+ *   waiting on it. Once the scope has closed, `token` fails with `SessionClosed`, and so do the
+ *   callers waiting when it closes.
  * - A scheduled refresh runs at `expiresAt - lead`, where `lead = skew + random(0, jitter)`
  *   drawn per cycle, but never more than half of the lifetime left when the token arrived: a
  *   token shorter-lived than the skew is refreshed half-way, not in a loop (a 10 second token
  *   with the default skew is refreshed about 5 seconds before it expires). A token that arrives
- *   already expired, or has no `expiresAt`, is only replaced on demand or after `invalidate`.
- *   Until the new token arrives, `token` keeps returning the old one while it is valid. A failed
- *   scheduled refresh is logged at warning level and retried on `retrySchedule` until it
- *   succeeds; only `ReauthenticationRequired` ends the retries. Scheduled refreshes share one
- *   timer fiber per `Clock` (an idle session holds no fiber of its own); closing the session's
- *   scope cancels its alarm and interrupts its requests in flight.
- * - Before asking the provider, the session reads the store: a valid token another instance
- *   left there is adopted. A refresh is used when the held refresh token can still be presented,
- *   else `login`. The result (merged with `TokenSet.merge`, so a response without a refresh token
- *   keeps the old one) is written to the store with a compare-and-set before any caller sees it.
- *   When the write conflicts, the store's token is adopted if valid; otherwise the new tokens are
- *   written again over the store's version (re-running the refresh would spend a refresh token
- *   that was already rotated). When the store cannot be written the tokens are kept in memory
- *   and a warning is logged.
- * - A refresh rejected by the provider (`isRefreshRejected`) re-reads the store and adopts a
- *   token another instance rotated in the meantime; otherwise it logs in again when `login`
- *   exists, else fails with `ReauthenticationRequired`. Any other refresh failure fails the
- *   callers with that error and leaves the state `Failed`.
+ *   already expired (logged as a warning), or has no `expiresAt`, is only replaced on demand or
+ *   after `invalidate`. Until the new token arrives, `token` keeps returning the old one while
+ *   it is valid. A failed scheduled refresh is logged at warning level and retried on
+ *   `retrySchedule` until it succeeds; only `ReauthenticationRequired` ends the retries.
+ *   Scheduled refreshes share one timer fiber per `Clock` (an idle session holds no fiber of
+ *   its own); closing the session's scope cancels its alarm and interrupts its requests.
+ * - Pacing: logins and refreshes go out at most `refreshBurst` back to back, then one per
+ *   `minRefreshInterval` (later ones wait their turn). After the second consecutive failure,
+ *   callers get that failure without a new request for a window that starts at
+ *   `minRefreshInterval` and doubles with each further failure, up to 60 seconds; a success
+ *   closes it.
+ * - Each fetch holds the store's refresh lease (`TokenStore.lease`), then reads the store: a
+ *   valid token another instance left there is adopted. A refresh is used when the held refresh
+ *   token can still be presented, else `login`. The result (merged with `TokenSet.merge`, so a
+ *   response without a refresh token keeps the old one) is written to the store with a
+ *   compare-and-set before any caller sees it. When the write conflicts, the store's token is
+ *   adopted if valid; otherwise the new tokens are written again over the store's version.
+ *   When the store cannot be written, the tokens are served from memory while a background
+ *   writer retries (state `Unpersisted`, metric `effect-auth.store_write_failures`) until it
+ *   succeeds, a newer token replaces them, or the session closes. A store that notifies
+ *   (`TokenStore.subscribe`) hands the session every newer token another writer stores: it is
+ *   adopted and the scheduled refresh re-armed to its expiry.
+ * - A refresh that `isRefreshRejected`, or, for a single-use refresh token (`refreshGrant`),
+ *   that may have reached the server without its answer arriving, marks the refresh token as
+ *   never to be presented again, re-reads the store and adopts a token another instance rotated
+ *   in the meantime; otherwise it logs in again when `login` exists, else fails with
+ *   `ReauthenticationRequired` carrying the failure as its `cause`. Any other refresh failure
+ *   fails the callers with that error and leaves the state `Failed`.
  *
  * Every login, refresh and revoke runs in a span (`effect-auth.login`, `effect-auth.refresh`,
- * `effect-auth.revoke`, with the attributes `effect-auth.provider` and `effect-auth.session`)
- * and counts in the metrics of this module, tagged with `provider`.
+ * `effect-auth.revoke`, with the attributes `effect-auth.provider` and `effect-auth.session`,
+ * the session's label: a digest of its key unless `showKey`) and counts in the metrics of this
+ * module, tagged with `provider`.
  *
  * @since 0.1.0
  * @category constructors
@@ -775,10 +1055,9 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<AuthSession<E>
     const captured = yield* Effect.context<R>()
     const clock = yield* Effect.clock
     const store = Option.getOrElse(yield* Effect.serviceOption(TokenStore.TokenStore), () => memoryOnly)
+    const label = { provider: options.provider, label: labelOf(options) }
     const stored = yield* store.get(options.key).pipe(
-      Effect.catchAll((error) =>
-        Effect.as(warn(options, "effect-auth: could not read the token store", error), Option.none())
-      )
+      Effect.catchAll((error) => Effect.as(warn(label, "effect-auth: could not read the token store", error), Option.none()))
     )
     const initial = Option.match(stored, {
       onNone: (): Held | undefined =>
@@ -793,6 +1072,12 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<AuthSession<E>
     const session = new SessionImpl(options, scope, captured, store, clock, timerFor(clock), initial, state)
     // Added before any fiber is forked into the scope, so it runs after they are interrupted.
     yield* Scope.addFinalizer(scope, session.finalizer())
+    yield* store.subscribe(options.key, (entry) => session.adopt(entry)).pipe(
+      Scope.extend(scope),
+      Effect.catchAll((error) =>
+        warn(label, "effect-auth: could not subscribe to the token store; adopting on refresh only", error)
+      )
+    )
     if (initial !== undefined) yield* session.schedule(initial)
     return session
   })

@@ -18,6 +18,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -171,8 +172,38 @@ export interface Client {
 }
 
 /**
+ * A base URL as every provider accepts it: an absolute `http:` or `https:` URL, without a
+ * trailing slash. Anything else fails with a `ConfigError` at `path` (such as `["OCCAM_BASE_URL"]`)
+ * saying what is wrong, when the layer is built rather than at the first request: `node:http`
+ * throws on other schemes, and `fetch` would report a bad scheme as a network failure.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateBaseUrl = (
+  baseUrl: string,
+  path: ReadonlyArray<string> = ["baseUrl"]
+): Effect.Effect<string, ConfigError.ConfigError> => {
+  const invalid = (why: string) => Effect.fail(ConfigError.InvalidData([...path], why))
+  let url: URL
+  try {
+    url = new URL(baseUrl)
+  } catch {
+    return invalid(`${JSON.stringify(baseUrl)} is not an absolute URL (expected https://host[/path])`)
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return invalid(`the scheme must be http or https, not ${url.protocol.slice(0, -1)}`)
+  }
+  if (url.username !== "" || url.password !== "") {
+    return invalid("the URL must not carry a user name or password")
+  }
+  if (url.search !== "" || url.hash !== "") return invalid("the URL must not have a query or fragment")
+  return Effect.succeed(baseUrl.replace(/\/+$/, ""))
+}
+
+/**
  * A client for one provider over the `HttpClient` in context, with the `EndpointSettings` in
- * context when it is made.
+ * context when it is made. Fails when the base URL is not usable (see `validateBaseUrl`).
  *
  * @since 0.1.0
  * @category constructors
@@ -180,13 +211,14 @@ export interface Client {
 export const makeClient = (options: {
   readonly baseUrl: string
   readonly provider: string
-}): Effect.Effect<Client, never, HttpClient.HttpClient> =>
+}): Effect.Effect<Client, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
+    const baseUrl = yield* validateBaseUrl(options.baseUrl)
     const settings = yield* EndpointSettings
     const httpClient = (yield* HttpClient.HttpClient).pipe(
       HttpClient.mapRequest((request) =>
         request.pipe(
-          HttpClientRequest.prependUrl(options.baseUrl),
+          HttpClientRequest.prependUrl(baseUrl),
           HttpClientRequest.acceptJson
         )
       )
@@ -198,10 +230,16 @@ export const makeClient = (options: {
       Effect.gen(function*() {
         const startedAt = yield* Clock.currentTimeMillis
         let attempts = 0
+        // Whether any attempt may have reached the server: what makes a single-use grant spent.
+        let reached = false
         const attempt = Effect.suspend(() => {
           attempts++
           return sendOnce(httpClient, definition, settings)
-        })
+        }).pipe(Effect.tapError((failure) =>
+          Effect.sync(() => {
+            if (failure._tag === "Status" || failure.reason === "Reset" || failure.reason === "Timeout") reached = true
+          })
+        ))
         const response = yield* attempt.pipe(
           Effect.retry(RetryPolicy.schedule<AttemptFailure>(settings.retry, definition.grant, startedAt)),
           Effect.catchTags({
@@ -212,6 +250,7 @@ export const makeClient = (options: {
                 operation: definition.operation,
                 reason: failure.reason,
                 attempts,
+                mayHaveReachedServer: reached,
                 description: failure.description
               })
           })
@@ -233,7 +272,7 @@ export const makeClient = (options: {
         })
       )
 
-    return { baseUrl: options.baseUrl, execute }
+    return { baseUrl, execute }
   })
 
 // -----------------------------------------------------------------------------
@@ -367,7 +406,7 @@ class StatusFailure extends Data.TaggedError("Status")<{
 
 /** A transport failure, classified for retry. */
 class TransportFailure extends Data.TaggedError("Transport")<{
-  readonly reason: "Connect" | "Reset" | "Timeout" | "InvalidRequest"
+  readonly reason: "Connect" | "Reset" | "Timeout" | "InvalidRequest" | "Closed"
   readonly description: string
 }> {}
 
@@ -383,6 +422,19 @@ const connectCodes = new Set([
   "UND_ERR_CONNECT_TIMEOUT"
 ])
 
+/** Error codes of a client that was shut down: nothing was sent, and nothing will be. */
+const closedCodes = new Set(["UND_ERR_DESTROYED", "UND_ERR_CLOSED", "ERR_HTTP2_INVALID_SESSION"])
+
+/** Error codes of a request the transport refused to send (node:http, undici). */
+const invalidRequestCodes = new Set([
+  "ERR_INVALID_PROTOCOL",
+  "ERR_INVALID_CHAR",
+  "ERR_INVALID_HTTP_TOKEN",
+  "ERR_INVALID_URL",
+  "ERR_UNESCAPED_CHARACTERS",
+  "UND_ERR_INVALID_ARG"
+])
+
 /** The first `code` found along an error's chain of causes. */
 const errorCode = (error: unknown): string | undefined => {
   let current = error
@@ -393,6 +445,23 @@ const errorCode = (error: unknown): string | undefined => {
   return undefined
 }
 
+/** Classifies what a transport raised (an error, or a defect it threw) by its code. */
+const classifyCode = (code: string | undefined, fallback: string, sent: boolean): TransportFailure => {
+  if (code !== undefined && closedCodes.has(code)) {
+    return new TransportFailure({
+      reason: "Closed",
+      description: `the HTTP client was closed (${code}): provide its layer where the service is used`
+    })
+  }
+  if (code !== undefined && invalidRequestCodes.has(code)) {
+    return new TransportFailure({ reason: "InvalidRequest", description: `the transport refused the request (${code})` })
+  }
+  if (!sent && code !== undefined && connectCodes.has(code)) {
+    return new TransportFailure({ reason: "Connect", description: code })
+  }
+  return new TransportFailure({ reason: "Reset", description: code ?? fallback })
+}
+
 const classifyRequestError = (error: HttpClientError.HttpClientError): TransportFailure => {
   if (error._tag === "RequestError" && error.reason !== "Transport") {
     return new TransportFailure({
@@ -400,12 +469,33 @@ const classifyRequestError = (error: HttpClientError.HttpClientError): Transport
       description: `the request could not be built (${error.reason})`
     })
   }
-  const code = errorCode(error.cause)
-  const description = code ?? (error._tag === "ResponseError" ? "the response was cut off" : "the connection failed")
-  return new TransportFailure({
-    reason: error._tag === "RequestError" && code !== undefined && connectCodes.has(code) ? "Connect" : "Reset",
-    description
-  })
+  return classifyCode(
+    errorCode(error.cause),
+    error._tag === "ResponseError" ? "the response was cut off" : "the connection failed",
+    error._tag === "ResponseError"
+  )
+}
+
+/** A transport that throws instead of failing (node:http on a bad scheme) still ends typed. */
+const classifyDefect = (defect: unknown): TransportFailure =>
+  classifyCode(errorCode(defect), "the HTTP client failed unexpectedly", false)
+
+/** What `node:http` and `fetch` accept in a header: a token name, Latin-1 without controls. */
+const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const headerValue = /^[\t\x20-\x7e\x80-\xff]*$/
+
+/**
+ * The first header that no transport would send, if any: found before sending, it is an
+ * `InvalidRequest` (never sent, never retried) rather than a transport-specific exception.
+ */
+const invalidHeader = (headers: Headers.Headers): string | undefined => {
+  for (const name of Object.keys(headers)) {
+    if (!headerName.test(name)) return `the header name ${JSON.stringify(name)} is not a valid token`
+    if (!headerValue.test(headers[name])) {
+      return `the value of header ${name} contains a line break, a control or a non-Latin-1 character`
+    }
+  }
+  return undefined
 }
 
 /**
@@ -418,6 +508,8 @@ const sendOnce = (
   settings: Settings
 ): Effect.Effect<Response, AttemptFailure> =>
   Effect.gen(function*() {
+    const invalid = invalidHeader(definition.request.headers)
+    if (invalid !== undefined) return yield* new TransportFailure({ reason: "InvalidRequest", description: invalid })
     const requestInit = yield* Effect.serviceOption(FetchHttpClient.RequestInit)
     const send = httpClient.execute(definition.request).pipe(
       Effect.flatMap((response) =>
@@ -440,6 +532,7 @@ const sendOnce = (
     )
     const response = yield* send.pipe(
       Effect.mapError(classifyRequestError),
+      Effect.catchAllDefect((defect) => Effect.fail(classifyDefect(defect))),
       Effect.timeoutFail({
         duration: settings.timeout,
         onTimeout: () =>

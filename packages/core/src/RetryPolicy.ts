@@ -110,15 +110,16 @@ export const make = (options: Options = {}, base: RetryPolicy = defaults): Retry
 /**
  * What went wrong with one attempt, as far as retrying is concerned: a status the server
  * answered with (and its `Retry-After`), or a transport failure: `Connect` (nothing was sent),
- * `Reset` (the connection dropped once the request may have been sent), `Timeout`, or
- * `InvalidRequest` (the request could not be built, so sending it again cannot help).
+ * `Reset` (the connection dropped once the request may have been sent), `Timeout`,
+ * `InvalidRequest` (the request could not be built, so sending it again cannot help), or
+ * `Closed` (the `HttpClient` was shut down, and stays so).
  *
  * @since 0.1.0
  * @category models
  */
 export type Signal =
   | { readonly _tag: "Status"; readonly status: number; readonly retryAfter: string | undefined }
-  | { readonly _tag: "Transport"; readonly reason: "Connect" | "Reset" | "Timeout" | "InvalidRequest" }
+  | { readonly _tag: "Transport"; readonly reason: "Connect" | "Reset" | "Timeout" | "InvalidRequest" | "Closed" }
 
 /**
  * Statuses that mean "not processed, come back later": retried for every grant.
@@ -151,6 +152,7 @@ export const isRetryable = (grant: Grant, signal: Signal): boolean => {
     case "Connect":
       return true
     case "InvalidRequest":
+    case "Closed":
       return false
     default:
       return grant === "replayable"

@@ -46,19 +46,19 @@ export const withSession: {
     options?: Options
   ): <E2, R>(
     client: HttpClient.HttpClient.With<E2, R>
-  ) => HttpClient.HttpClient.With<E2 | E | AuthSession.ReauthenticationRequired, R>
+  ) => HttpClient.HttpClient.With<E2 | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed, R>
   <E2, R, E>(
     client: HttpClient.HttpClient.With<E2, R>,
     session: AuthSession.AuthSession<E>,
     options?: Options
-  ): HttpClient.HttpClient.With<E2 | E | AuthSession.ReauthenticationRequired, R>
+  ): HttpClient.HttpClient.With<E2 | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed, R>
 } = dual(
   (args) => Predicate.hasProperty(args[0], HttpClient.TypeId),
   <E2, R, E>(
     client: HttpClient.HttpClient.With<E2, R>,
     session: AuthSession.AuthSession<E>,
     options?: Options
-  ): HttpClient.HttpClient.With<E2 | E | AuthSession.ReauthenticationRequired, R> => {
+  ): HttpClient.HttpClient.With<E2 | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed, R> => {
     const isExpired = options?.isExpired
     const rejected = (response: HttpClientResponse.HttpClientResponse) =>
       response.status === 401 || (isExpired !== undefined && isExpired(response))
@@ -68,7 +68,7 @@ export const withSession: {
           client.execute(HttpClientRequest.bearerToken(request, tokens.accessToken)),
           (response) => [tokens, response] as const
         ))
-    return HttpClient.makeWith<never, never, E2 | E | AuthSession.ReauthenticationRequired, R>(
+    return HttpClient.makeWith<never, never, E2 | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed, R>(
       Effect.flatMap((request) =>
         Effect.flatMap(send(request), ([sent, response]) =>
           rejected(response)
@@ -96,7 +96,7 @@ export const make = <E>(
   session: AuthSession.AuthSession<E>,
   options: Options & { readonly baseUrl: string }
 ): Effect.Effect<
-  HttpClient.HttpClient.With<HttpClientError.HttpClientError | E | AuthSession.ReauthenticationRequired>,
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed>,
   never,
   HttpClient.HttpClient
 > =>

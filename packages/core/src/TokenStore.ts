@@ -4,8 +4,14 @@
  *
  * Every write is a compare-and-set on a version number: a session writes "version n + 1, given
  * that the entry is still at version n", and learns from a `VersionConflict` that another
- * instance wrote first. `layerMemory` is the default; `layerKeyValueStore` persists through
- * `@effect/platform`'s `KeyValueStore` (for example `KeyValueStore.layerFileSystem(directory)`).
+ * instance wrote first. The version is the fencing token of the refresh lease: a session holds
+ * `lease(key)` while it refreshes, so sessions sharing the store wait for it and adopt what it
+ * wrote instead of spending the same refresh token twice; a holder whose lease lapsed still
+ * cannot overwrite a newer entry, because its write names an older version.
+ *
+ * `layerMemory` is the default; `layerKeyValueStore` persists through `@effect/platform`'s
+ * `KeyValueStore` (for example `KeyValueStore.layerFileSystem(directory)`). Both lease within
+ * one process; `@effect-auth/redis` leases and notifies across processes.
  *
  * @since 0.1.0
  */
@@ -15,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as TokenSet from "./TokenSet.js"
 
 /**
@@ -39,7 +46,7 @@ export interface Stored {
 export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effect-auth/core/TokenStoreError")(
   "TokenStoreError",
   {
-    operation: Schema.Literal("get", "set", "remove"),
+    operation: Schema.Literal("get", "set", "remove", "lease", "subscribe"),
     key: Schema.String,
     description: Schema.String
   }
@@ -91,6 +98,81 @@ export interface Service {
   ) => Effect.Effect<Stored, TokenStoreError | VersionConflict>
   /** Forgets the tokens under `key`. */
   readonly remove: (key: string) => Effect.Effect<void, TokenStoreError>
+  /**
+   * Holds the refresh lease on `key` from when this effect succeeds until the scope closes,
+   * waiting while another holder has it. Sessions take it around "read the store, refresh,
+   * write the store", so that of several sessions sharing one identity only one presents the
+   * refresh token and the others find its result when their turn comes.
+   *
+   * The lease is an optimisation of coordination, not what keeps the store consistent: the
+   * version compare-and-set of `set` does that. It fails only when it could not be acquired
+   * (the store is unreachable); the session then goes on without it.
+   */
+  readonly lease: (key: string) => Effect.Effect<void, TokenStoreError, Scope.Scope>
+  /**
+   * Calls `onChange` with the entry each time another writer changes `key`, for as long as the
+   * scope lives, so that a session adopts a token another instance refreshed and re-arms its
+   * own refresh to the new expiry. A store that cannot notify returns at once and never calls.
+   */
+  readonly subscribe: (
+    key: string,
+    onChange: (stored: Stored) => Effect.Effect<void>
+  ) => Effect.Effect<void, TokenStoreError, Scope.Scope>
+}
+
+/**
+ * What `make` needs: the three operations. `lease` defaults to a lease within this process (see
+ * `makeLocalLease`) and `subscribe` to none.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Operations extends Pick<Service, "get" | "set" | "remove"> {
+  readonly lease?: Service["lease"] | undefined
+  readonly subscribe?: Service["subscribe"] | undefined
+}
+
+/**
+ * A store from its operations, with an in-process lease and no notification unless given.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (operations: Operations): Service => ({
+  get: operations.get,
+  set: operations.set,
+  remove: operations.remove,
+  lease: operations.lease ?? makeLocalLease(),
+  subscribe: operations.subscribe ?? (() => Effect.void)
+})
+
+/**
+ * A refresh lease per key for the fibers of this process: a FIFO mutex per key, dropped when
+ * nobody holds or waits for it. A holder cannot lapse (its fiber either finishes or is
+ * interrupted, and both release), so no time limit is needed here.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeLocalLease = (): Service["lease"] => {
+  const locks = new Map<string, { readonly semaphore: Effect.Semaphore; users: number }>()
+  const leave = (key: string, lock: { readonly semaphore: Effect.Semaphore; users: number }) =>
+    Effect.sync(() => {
+      if (--lock.users === 0 && locks.get(key) === lock) locks.delete(key)
+    })
+  return (key) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        let lock = locks.get(key)
+        if (lock === undefined) locks.set(key, lock = { semaphore: Effect.unsafeMakeSemaphore(1), users: 0 })
+        lock.users++
+        const held = lock
+        return restore(held.semaphore.take(1)).pipe(
+          Effect.onInterrupt(() => leave(key, held)),
+          Effect.zipRight(Effect.addFinalizer(() => Effect.zipRight(held.semaphore.release(1), leave(key, held))))
+        )
+      })
+    )
 }
 
 /**
@@ -120,13 +202,20 @@ interface Slot {
  */
 export const unsafeMakeMemory = (): Service => {
   const slots = new Map<string, Slot>()
+  const listeners = new Map<string, Set<(stored: Stored) => Effect.Effect<void>>>()
+  const notify = (key: string, stored: Stored): Effect.Effect<void> => {
+    const current = listeners.get(key)
+    return current === undefined
+      ? Effect.void
+      : Effect.forEach(Array.from(current), (onChange) => onChange(stored), { discard: true })
+  }
   const read = (key: string): Option.Option<Stored> => {
     const slot = slots.get(key)
     return slot === undefined || slot.tokens === undefined
       ? Option.none()
       : Option.some({ tokens: slot.tokens, version: slot.version })
   }
-  return {
+  return make({
     get: (key) => Effect.sync(() => read(key)),
     set: (key, tokens, expectedVersion) =>
       Effect.suspend(() => {
@@ -137,7 +226,7 @@ export const unsafeMakeMemory = (): Service => {
         }
         const stored: Stored = { tokens, version: (slot?.version ?? 0) + 1 }
         slots.set(key, stored)
-        return Effect.succeed(stored)
+        return Effect.as(notify(key, stored), stored)
       }),
     remove: (key) =>
       Effect.sync(() => {
@@ -145,8 +234,23 @@ export const unsafeMakeMemory = (): Service => {
         if (slot !== undefined && slot.tokens !== undefined) {
           slots.set(key, { tokens: undefined, version: slot.version + 1 })
         }
-      })
-  }
+      }),
+    // Listeners are called by the writer, after its write: the writer's own session sees its
+    // own version come back and ignores it.
+    subscribe: (key, onChange) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          let set = listeners.get(key)
+          if (set === undefined) listeners.set(key, set = new Set())
+          set.add(onChange)
+        }),
+        () =>
+          Effect.sync(() => {
+            const set = listeners.get(key)
+            if (set !== undefined && set.delete(onChange) && set.size === 0) listeners.delete(key)
+          })
+      )
+  })
 }
 
 /**
@@ -284,7 +388,7 @@ export const makeKeyValueStore = (
         }
       }))
 
-    return { get, set, remove }
+    return make({ get, set, remove })
   })
 
 /**
