@@ -97,6 +97,11 @@ export class Timer {
 
   constructor(private readonly clock: Clock.Clock) {}
 
+  /** The alarms waiting: every open session with a scheduled refresh, and nothing else. */
+  get size(): number {
+    return this.heap.length
+  }
+
   add(alarm: Alarm): Effect.Effect<void> {
     return Effect.suspend(() => {
       pushAlarm(this.heap, alarm)
