@@ -52,9 +52,11 @@ const app = HttpRouter.empty.pipe(
       const request = yield* HttpServerRequest.HttpServerRequest
       const url = new URL(request.url, "http://x.invalid")
       const status = Number(url.searchParams.get("status"))
-      const body = new TextDecoder().decode(Encoding.decodeBase64(url.searchParams.get("say") ?? "").pipe(
-        (either) => either._tag === "Right" ? either.right : new Uint8Array()
-      ))
+      const body = new TextDecoder().decode(
+        Encoding.decodeBase64(url.searchParams.get("say") ?? "").pipe(
+          (either) => either._tag === "Right" ? either.right : new Uint8Array()
+        )
+      )
       return HttpServerResponse.text(body, { status })
     })
   ),
@@ -84,8 +86,7 @@ const setup = Effect.gen(function*() {
       ),
       responses: {
         // The whole body, kept in a message and nested arrays, as a careless handler would.
-        400: (response) =>
-          Effect.fail(new Echoed({ message: response.body, nested: [{ items: [response.body] }] })),
+        400: (response) => Effect.fail(new Echoed({ message: response.body, nested: [{ items: [response.body] }] })),
         // The body parsed, and its detail kept in a nested class instance and a message getter.
         422: Endpoint.fail(
           Schema.Struct({ detail: Schema.String }),
@@ -173,7 +174,10 @@ describe("Scrubber", () => {
       assert.strictEqual(scrubber.text(`a ${spelling} b`), "a <redacted> b")
     }
     assert.strictEqual(scrubber.text("nothing to see"), "nothing to see")
-    assert.strictEqual(scrubber.text("https://app.test/cb?state=1&code=abc"), "https://app.test/cb?state=1&code=<redacted>")
+    assert.strictEqual(
+      scrubber.text("https://app.test/cb?state=1&code=abc"),
+      "https://app.test/cb?state=1&code=<redacted>"
+    )
     const fromRequest = Scrubber.fromRequest(
       HttpClientRequest.post("/").pipe(HttpClientRequest.setHeader("authorization", `Basic ${basic}`))
     )

@@ -477,7 +477,9 @@ describe("EnduroSatAuth secrets", () => {
         Fault.status(401, {
           body: JSON.stringify({ error: `Incorrect password ${spelled(user.password).join(" / ")}` })
         }),
-        Fault.status(401, { body: JSON.stringify({ error: `Invalid Refresh Token ${spelled(refreshToken).join(" ")}` }) })
+        Fault.status(401, {
+          body: JSON.stringify({ error: `Invalid Refresh Token ${spelled(refreshToken).join(" ")}` })
+        })
       )
       const errors = [
         yield* Effect.flip(auth.login({ username: user.username, password })),

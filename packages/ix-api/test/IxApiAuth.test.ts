@@ -510,7 +510,9 @@ describe("secrets in problem bodies", () => {
       assert.instanceOf(error.properties[0], IxApiError.InvalidProperty)
       assert.include(error.properties[0].reason, "<redacted>")
       assert.include(error.type, "<redacted>")
-      for (const text of [String(error), JSON.stringify(error), error.message, error.type, error.properties[0].reason]) {
+      for (
+        const text of [String(error), JSON.stringify(error), error.message, error.type, error.properties[0].reason]
+      ) {
         for (const spelling of spellings) assert.notInclude(text, spelling)
       }
     }))

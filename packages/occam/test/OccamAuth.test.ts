@@ -426,7 +426,9 @@ describe("OccamAuth secrets", () => {
       ]
       yield* fake.server.inject(
         Fault.status(400, {
-          body: JSON.stringify({ detail: `Invalid password ${new URLSearchParams({ p: awkward }).toString().slice(2)}` })
+          body: JSON.stringify({
+            detail: `Invalid password ${new URLSearchParams({ p: awkward }).toString().slice(2)}`
+          })
         }),
         Fault.status(403, { body: `<html><body>Forbidden: {"password": ${JSON.stringify(awkward)}}</body></html>` })
       )

@@ -52,6 +52,8 @@ export const record = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<R
 export const texts = (span: Tracer.Span): ReadonlyArray<string> => {
   const out = [span.name]
   for (const [name, value] of span.attributes) out.push(`${name}=${String(value)}`)
-  if (span.status._tag === "Ended" && span.status.exit._tag === "Failure") out.push(Cause.pretty(span.status.exit.cause))
+  if (span.status._tag === "Ended" && span.status.exit._tag === "Failure") {
+    out.push(Cause.pretty(span.status.exit.cause))
+  }
   return out
 }
