@@ -267,12 +267,18 @@ const bodySecrets = (request: HttpClientRequest.HttpClientRequest): ReadonlyArra
 }
 
 /**
+ * Where a `Data.Error` (and so a `Schema.TaggedError`) keeps the arguments it was built from:
+ * behind a non-writable property that its `toJSON` spreads, so scrubbing the fields in place
+ * would leave the original strings in `JSON.stringify(error)`.
+ */
+const dataErrorArgs = Symbol.for("effect/Data/Error/plainArgs")
+
+/**
  * Deeply scrubbed copy. Plain objects and arrays are copied; an instance of a `Schema` class
- * (`Schema.TaggedError`, `Schema.Class`) is rebuilt by its own constructor from its scrubbed
- * fields, so it keeps its class and its message getter, and no copy of the original arguments
- * survives (a `Data.Error` keeps one behind a non-writable symbol, which its `toJSON` spreads);
- * its `stack`, which V8 captured with the original message, is scrubbed too. `Redacted` values
- * and functions are kept as they are.
+ * (`Schema.TaggedError`, `Schema.Class`) or a `Data` error is rebuilt by its own constructor from
+ * its scrubbed fields, so it keeps its class and its message getter, and no copy of the original
+ * arguments survives; its `stack`, which V8 captured with the original message, is scrubbed too.
+ * `Redacted` values and functions are kept as they are.
  */
 const scrubValue = <A>(input: A, text: (text: string) => string): A => {
   const seen = new Map<object, unknown>()
@@ -295,15 +301,18 @@ const scrubValue = <A>(input: A, text: (text: string) => string): A => {
       return copy
     }
     const constructor = value.constructor
-    if (Schema.isSchema(constructor) && Predicate.hasProperty(constructor, "fields")) {
+    const args: unknown = Reflect.get(value, dataErrorArgs)
+    const schemaFields = Schema.isSchema(constructor) && Predicate.hasProperty(constructor, "fields") &&
+        Predicate.isObject(constructor.fields)
+      ? constructor.fields
+      : undefined
+    if (Predicate.isRecord(args) || schemaFields !== undefined) {
       const fields: Record<string, unknown> = {}
-      if (Predicate.isObject(constructor.fields)) {
-        for (const key of Object.keys(constructor.fields)) {
-          if (Predicate.hasProperty(value, key)) fields[key] = go(value[key], depth + 1)
-        }
+      for (const key of Object.keys(Predicate.isRecord(args) ? args : schemaFields ?? {})) {
+        if (Predicate.hasProperty(value, key)) fields[key] = go(value[key], depth + 1)
       }
-      // The constructor validated these fields once; scrubbing keeps their types (strings stay
-      // strings), so validation is skipped.
+      // A `Schema` class validated these fields once; scrubbing keeps their types (strings stay
+      // strings) but may break a pattern, so validation is skipped. A `Data` error ignores the flag.
       const copy: unknown = Reflect.construct(constructor, [fields, true])
       seen.set(value, copy)
       scrubErrorText(value, copy, text)

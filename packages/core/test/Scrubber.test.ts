@@ -8,6 +8,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
 import * as Exit from "effect/Exit"
@@ -182,5 +183,22 @@ describe("Scrubber", () => {
       HttpClientRequest.post("/").pipe(HttpClientRequest.setHeader("authorization", `Basic ${basic}`))
     )
     assert.strictEqual(fromRequest.text(`${basic} and ${password}`), "<redacted> and <redacted>")
+  })
+
+  it("rebuilds Schema and Data errors, so no copy of the original arguments survives in JSON or the stack", () => {
+    class DataError extends Data.TaggedError("DataError")<{ readonly message: string; readonly list: Array<string> }> {}
+    const scrubber = Scrubber.make([Redacted.make(password)])
+    const errors = [
+      new DataError({ message: `bad ${password}`, list: [password] }),
+      new Echoed({ message: `bad ${password}`, nested: [{ items: [password] }] }),
+      new WithField({ field: new Field({ reason: password }), detail: password })
+    ]
+    for (const error of errors) {
+      const scrubbed = scrubber.value(error)
+      assert.strictEqual(scrubbed.constructor, error.constructor)
+      assert.strictEqual(scrubbed._tag, error._tag)
+      assertClean(error._tag, printed(scrubbed))
+      assert.include(JSON.stringify(scrubbed), "<redacted>")
+    }
   })
 })
