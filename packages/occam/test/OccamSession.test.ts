@@ -291,3 +291,23 @@ describe("OccamSession.layerConfig", () => {
       assert.deepStrictEqual(requests, [])
     }))
 })
+
+describe("OccamSession with a server clock off ours", () => {
+  it.scoped("20 minutes behind: no refresh loop; 20 minutes ahead: no expired token served", () =>
+    Effect.gen(function*() {
+      for (const offset of [-20 * 60_000, 20 * 60_000]) {
+        const { client, fake, session } = yield* setup(passwordCredentials)
+        yield* fake.server.setClockOffset(offset)
+        yield* session.token
+        // Read on our clock, the 15 minute token would be already expired (server behind) or
+        // look good for 35 minutes (server ahead). Measured on the server's clock it is neither.
+        yield* TestClock.adjust("10 minutes")
+        assert.deepStrictEqual((yield* fake.server.requests).map(describeRequest), ["POST /auth/access-token"])
+        yield* TestClock.adjust("4 minutes")
+        const [status] = yield* me(client)
+        assert.strictEqual(status, 200)
+        const paths = (yield* fake.server.requests).map(describeRequest)
+        assert.deepStrictEqual(paths.slice(0, 3), ["POST /auth/access-token", "POST /auth/refresh-token", "GET /me"])
+      }
+    }))
+})
