@@ -128,9 +128,36 @@ try {
     path.join(project, "package.json"),
     `${JSON.stringify({ name: "effect-auth-consumer", private: true, type: "module" }, null, 2)}\n`
   )
-  for (const file of ["program.ts", "serve.ts", "tsconfig.nodenext.json", "tsconfig.bundler.json"]) {
+  for (const file of ["program.ts", "serve.ts"]) fs.copyFileSync(path.join(here, file), path.join(project, file))
+  // Every module of every package, so tsc checks all our declarations with the consumer's flags
+  // and plain node loads every subpath export.
+  const modules = packed.flatMap((tarball) => {
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(packages.find((pkg) => pkg.name === tarball.name).dir, "dist", "package.json"), "utf8")
+    )
+    return Object.keys(manifest.exports).filter((subpath) => subpath !== "./package.json").map((subpath) =>
+      subpath === "." ? tarball.name : `${tarball.name}/${subpath.slice(2)}`
+    )
+  })
+  fs.writeFileSync(
+    path.join(project, "modules.ts"),
+    modules.map((specifier, i) => `export * as M${i} from "${specifier}"\n`).join("") +
+      `console.log("loaded ${modules.length} modules")\n`
+  )
+  for (const file of ["tsconfig.nodenext.json", "tsconfig.bundler.json", "storage.d.ts"]) {
     fs.copyFileSync(path.join(here, file), path.join(project, file))
   }
+  // @effect/platform 0.97's own KeyValueStore.d.ts names the DOM's `Storage` (for its
+  // `layerStorage`), so with no DOM lib and skipLibCheck false anything that reaches it (our
+  // TokenStore, and the root of @effect-auth/core) fails to compile in Effect's file, not in ours.
+  // The nodenext run, which also checks every module, declares that one interface (storage.d.ts);
+  // the bundler run checks program.ts and serve.ts without it.
+  const nodenext = JSON.parse(fs.readFileSync(path.join(here, "tsconfig.nodenext.json"), "utf8"))
+  fs.writeFileSync(
+    path.join(project, "tsconfig.nodenext.json"),
+    JSON.stringify({ ...nodenext, files: [...nodenext.files, "modules.ts", "storage.d.ts"] })
+  )
+
   await run(npm, [
     "install",
     "--prefer-offline",
@@ -155,7 +182,13 @@ try {
       run(process.execPath, [tsc, "-p", config], { cwd: project, env })
     )
   )
-  log("tsc: clean under nodenext and bundler (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess, no DOM)")
+  log(
+    `tsc: program.ts and serve.ts clean under bundler, with all ${modules.length} modules under nodenext ` +
+      "(strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess, no DOM lib, skipLibCheck false)"
+  )
+  const loaded = await run(process.execPath, ["out/modules.js"], { cwd: project, env })
+  if (!loaded.stdout.includes(`loaded ${modules.length} modules`)) bad(`node out/modules.js printed ${loaded.stdout}`)
+  log(`node: every subpath export loads (${modules.length} modules)`)
 
   // ---------------------------------------------------------------------------
   // run under node, bun and deno against the fake served on a port
@@ -221,8 +254,9 @@ try {
   }
   log(`ok: packed, installed, type-checked and ran under node, bun and deno in ${elapsed()}`)
 } catch (error) {
-  fail(error instanceof Error ? error.message : String(error))
+  process.exitCode = 1
+  console.error(`consumer check failed: ${error instanceof Error ? error.message : String(error)}`)
 } finally {
-  if (process.env.KEEP_CONSUMER === undefined) fs.rmSync(temp, { recursive: true, force: true })
+  if (process.env.KEEP_CONSUMER === undefined) fs.rmSync(temp, { recursive: true, force: true, maxRetries: 2 })
   else console.log(`kept ${temp}`)
 }

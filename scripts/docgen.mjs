@@ -10,6 +10,7 @@
 //   node scripts/docgen.mjs
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { libraryPackages, root } from "./packages.mjs"
 
@@ -33,45 +34,51 @@ const docgen = path.join(root, "node_modules", "@effect", "docgen", "bin.cjs")
 const env = { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}${path.delimiter}${process.env.PATH}` }
 const failures = []
 
-await Promise.all(
-  libraryPackages().map(async (pkg) => {
-    const stage = path.join(pkg.dir, "build", "docgen")
-    fs.rmSync(stage, { recursive: true, force: true })
-    fs.mkdirSync(stage, { recursive: true })
-    fs.symlinkSync(path.join(pkg.dir, "src"), path.join(stage, "src"), "dir")
-    fs.writeFileSync(
-      path.join(stage, "package.json"),
-      JSON.stringify({
-        name: pkg.name,
-        homepage: pkg.manifest.homepage ?? `https://www.npmjs.com/package/${pkg.name}`
-      })
-    )
-    fs.writeFileSync(
-      path.join(stage, "docgen.json"),
-      JSON.stringify({
-        srcDir: "src",
-        outDir: "docs",
-        exclude: ["src/internal/**/*.ts"],
-        enforceVersion: true,
-        examplesCompilerOptions
-      })
-    )
-    const result = await new Promise((resolve) => {
-      const child = childProcess.spawn(process.execPath, [docgen, "--no-run-examples"], { cwd: stage, env })
-      let output = ""
-      child.stdout.on("data", (chunk) => (output += chunk))
-      child.stderr.on("data", (chunk) => (output += chunk))
-      child.on("close", (code) => resolve({ code, output }))
+const one = async (pkg) => {
+  const stage = path.join(pkg.dir, "build", "docgen")
+  fs.rmSync(stage, { recursive: true, force: true })
+  fs.mkdirSync(stage, { recursive: true })
+  fs.symlinkSync(path.join(pkg.dir, "src"), path.join(stage, "src"), "dir")
+  fs.writeFileSync(
+    path.join(stage, "package.json"),
+    JSON.stringify({
+      name: pkg.name,
+      homepage: pkg.manifest.homepage ?? `https://www.npmjs.com/package/${pkg.name}`
     })
-    const docs = path.join(pkg.dir, "docs")
-    fs.rmSync(docs, { recursive: true, force: true })
-    if (result.code !== 0) {
-      failures.push(`${pkg.name}:\n${result.output}`)
-      return
-    }
-    fs.renameSync(path.join(stage, "docs"), docs)
-    const modules = fs.readdirSync(path.join(docs, "modules")).filter((file) => file.endsWith(".md"))
-    console.log(`${pkg.name}: ${modules.length} module pages in packages/${pkg.folder}/docs/modules`)
+  )
+  fs.writeFileSync(
+    path.join(stage, "docgen.json"),
+    JSON.stringify({
+      srcDir: "src",
+      outDir: "docs",
+      exclude: ["src/internal/**/*.ts"],
+      enforceVersion: true,
+      examplesCompilerOptions
+    })
+  )
+  const result = await new Promise((resolve) => {
+    const child = childProcess.spawn(process.execPath, [docgen, "--no-run-examples"], { cwd: stage, env })
+    let output = ""
+    child.stdout.on("data", (chunk) => (output += chunk))
+    child.stderr.on("data", (chunk) => (output += chunk))
+    child.on("close", (code) => resolve({ code, output }))
+  })
+  const docs = path.join(pkg.dir, "docs")
+  fs.rmSync(docs, { recursive: true, force: true })
+  if (result.code !== 0) {
+    failures.push(`${pkg.name}:\n${result.output}`)
+    return
+  }
+  fs.renameSync(path.join(stage, "docs"), docs)
+  const modules = fs.readdirSync(path.join(docs, "modules")).filter((file) => file.endsWith(".md"))
+  console.log(`${pkg.name}: ${modules.length} module pages in packages/${pkg.folder}/docs/modules`)
+}
+
+// One docgen per CPU at a time: each loads its own TypeScript and type-checks its package.
+const queue = libraryPackages()
+await Promise.all(
+  Array.from({ length: Math.max(1, Math.min(queue.length, os.availableParallelism())) }, async () => {
+    while (queue.length > 0) await one(queue.shift())
   })
 )
 
