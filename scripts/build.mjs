@@ -14,9 +14,12 @@
 // In the workspace, `packages/<name>/package.json` keeps exporting `./src/*.ts`, so tests and
 // examples run on the sources with no build step.
 //
+// The tsconfig.build.json files (each package's, and the root one that references them all) are
+// derived from each package's tsconfig.src.json and written by every build; they are not
+// committed, so a new package needs nothing but its own package.json, tsconfigs, src and README.
+//
 //   node scripts/build.mjs                 write the tsconfig.build.json files, build, pack
 //   node scripts/build.mjs --configs       only write the tsconfig.build.json files
-//   node scripts/build.mjs --check         fail when a tsconfig.build.json is stale (npm run check)
 //   node scripts/build.mjs --clean         remove build/, dist/ and docs/ of every library package
 import * as babel from "@babel/core"
 import * as childProcess from "node:child_process"
@@ -60,17 +63,10 @@ const buildConfigs = () => {
   return files
 }
 
-const writeConfigs = (check) => {
-  const stale = []
+const writeConfigs = () => {
   for (const [file, config] of buildConfigs()) {
     const text = json(config)
-    if (fs.existsSync(file) && fs.readFileSync(file, "utf8") === text) continue
-    if (check) stale.push(path.relative(root, file))
-    else fs.writeFileSync(file, text)
-  }
-  if (stale.length > 0) {
-    console.error(`Stale build configs (run npm run codegen): ${stale.join(", ")}`)
-    process.exit(1)
+    if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) fs.writeFileSync(file, text)
   }
 }
 
@@ -180,12 +176,10 @@ if (process.argv.includes("--clean")) {
       fs.rmSync(path.join(pkg.dir, folder), { recursive: true, force: true })
     }
   }
-} else if (process.argv.includes("--check")) {
-  writeConfigs(true)
 } else if (process.argv.includes("--configs")) {
-  writeConfigs(false)
+  writeConfigs()
 } else {
-  writeConfigs(false)
+  writeConfigs()
   const packages = libraryPackages()
   // A stale build would be packed as is: clear it, then build from scratch.
   for (const pkg of packages) {
