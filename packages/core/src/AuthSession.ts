@@ -25,6 +25,7 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -215,6 +216,68 @@ export interface Options<EL = never, ER = never, X extends ER = never, EV = neve
    */
   readonly store?: TokenStore.Service | undefined
 }
+
+/**
+ * The options of every provider's session (`OccamSession.layer`, `IxApiSession.layer`,
+ * `CalSession.layer`, `EnduroSatSession.layer`, and their `make`): the same names and meanings
+ * everywhere, only `C`, the provider's `Credentials`, differs.
+ *
+ * ```ts
+ * OccamSession.layer({ credentials: { apiKey }, skew: "2 minutes" })
+ * IxApiSession.layer({ credentials: { apiKey, apiSecret }, key: "ix-api:ops" })
+ * CalSession.layer({ credentials: { refreshToken }, store })
+ * EnduroSatSession.layer({ credentials: { username, password }, revokeOnClose: true })
+ * ```
+ *
+ * Secrets in credentials are `Redacted` and nothing else is: a password, an API secret, a
+ * refresh token or an authorization code is; a username, a client id or an IX-API key id is a
+ * plain string. A session built without credentials (from plain JavaScript, say) fails with a
+ * `ConfigError` at `credentials` when its layer is built.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SessionOptions<C> {
+  /** What the session authenticates with: the provider's `Credentials`. */
+  readonly credentials: C
+  /**
+   * The `TokenStore` key. Default: one per identity, derived from the credentials (each
+   * provider's README says how; secrets only as a fingerprint), so two identities never share an
+   * entry. Give one when the credentials may change but the identity does not.
+   */
+  readonly key?: string | undefined
+  /** Refresh this long before expiry. Default: `defaultSkew` (60 seconds). */
+  readonly skew?: Duration.DurationInput | undefined
+  /** Refresh up to this much earlier again, at random. Default: `defaultJitter` (30 seconds). */
+  readonly jitter?: Duration.DurationInput | undefined
+  /**
+   * Where the tokens are kept. Default: the `TokenStore` in context when there is one, else the
+   * session's memory only.
+   */
+  readonly store?: TokenStore.Service | undefined
+}
+
+/**
+ * `SessionOptions` of a provider that can revoke tokens (EnduroSat).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RevocableSessionOptions<C> extends SessionOptions<C> {
+  /** Revoke the tokens when the session's scope closes. Default: false. */
+  readonly revokeOnClose?: boolean | undefined
+}
+
+/**
+ * The options of every provider's `layerConfig`: `SessionOptions` whose credentials come from
+ * `Config` (each provider's variables by default).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SessionConfigOptions<O extends { readonly credentials?: unknown }> =
+  & Omit<O, "credentials">
+  & { readonly credentials?: Config.Config<O["credentials"]> | undefined }
 
 /**
  * The default `skew`: refresh 60 seconds before the access token expires.
