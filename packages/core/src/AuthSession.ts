@@ -1179,6 +1179,9 @@ export function make<ER = never, X extends ER = never, EV = never, R = never>(
 ): Effect.Effect<AuthSession<Exclude<ER, X> | ReauthenticationRequired, EV>, never, R | Scope.Scope>
 export function make<EL, ER, X extends ER, EV, R>(
   options: Options<EL, ER, X, EV, R>
+): Effect.Effect<AuthSession<EL | Exclude<ER, X> | ReauthenticationRequired, EV>, never, R | Scope.Scope>
+export function make<EL, ER, X extends ER, EV, R>(
+  options: Options<EL, ER, X, EV, R>
 ): Effect.Effect<AuthSession<EL | Exclude<ER, X> | ReauthenticationRequired, EV>, never, R | Scope.Scope> {
   // One implementation for both signatures: `ReauthenticationRequired` is built in one place,
   // `loginOr`, and only when `login` is `None`, which is why a session with a login never fails

@@ -101,7 +101,7 @@ const makeFake = (config: FakeConfig = {}) =>
       fail: (op: "login" | "refresh" | "revoke", ...statuses: ReadonlyArray<number>) =>
         Ref.update(queued, (queue) => [...queue, ...statuses.map((status) => ({ op, status }))]),
       issue,
-      options: (provider: string): AuthSession.Options<ProviderError, never> => ({
+      options: (provider: string): AuthSession.Options<ProviderError, ProviderError, never, ProviderError> => ({
         provider,
         key: `${provider}-session`,
         login,
@@ -652,7 +652,14 @@ describe("AuthSession", () => {
           yield* session.token
           yield* fake.fail("refresh", 503)
           yield* advance("540 seconds")
-          yield* advance("2 seconds")
+          // The retry after the 503 is due about a second after the failure, which the event loop
+          // may reach late on a loaded machine: move on only once the retry has landed.
+          // Three seconds a step, so that the three requests below find the pacing bucket full
+          // wherever in its jittered window the retry fell (a wait on the TestClock would hang).
+          yield* advance("3 seconds").pipe(
+            Effect.zipRight(Effect.all([fake.count("refresh"), session.state])),
+            Effect.repeat({ until: ([refreshes, state]) => refreshes >= 2 && state._tag === "Valid" })
+          )
           const current = yield* session.token
           yield* fake.fail("refresh", 400)
           yield* fake.fail("login", 401)
@@ -709,7 +716,7 @@ describe("AuthSession", () => {
      * Calls `token` `times` times, `every` apart on the test clock (a paced caller may still be
      * waiting when the next one starts), and counts the failures.
      */
-    const callRepeatedly = <E>(session: AuthSession.AuthSession<E>, times: number, every: Duration.DurationInput) =>
+    const callRepeatedly = <E>(session: AuthSession.AuthSession<E, unknown>, times: number, every: Duration.DurationInput) =>
       Effect.gen(function*() {
         const calls: Array<Fiber.RuntimeFiber<Either.Either<TokenSet.TokenSet, unknown>>> = []
         for (let i = 0; i < times; i++) {
