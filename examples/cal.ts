@@ -111,10 +111,10 @@ const main = Effect.gen(function*() {
       clientSecret: Redacted.make(FakeCredentials.cal.secret),
       baseUrl: url
     })
-    const { code } = yield* oauth.authorize(
-      { redirectUri: FakeCredentials.cal.redirectUris[0] },
-      Redacted.make(fake.cookie())
-    )
+    const { code } = yield* oauth.authorize({
+      redirectUri: FakeCredentials.cal.redirectUris[0],
+      sessionCookie: Redacted.make(fake.cookie())
+    })
     return yield* oauth.exchange({ code })
   }).pipe(Effect.provide(NodeHttpClient.layerUndici))
   const refreshToken = granted.refreshToken

@@ -59,7 +59,7 @@ describe("CalSession", () => {
       const { deps, fake, refreshBodies, session } = yield* setup
       const store = yield* TokenStore.makeMemory
       const cal = yield* Effect.provide(CalOAuth.CalOAuth, deps)
-      const { code } = yield* cal.authorize({ redirectUri: fake.client.redirectUris[0] }, Redacted.make(fake.cookie()))
+      const { code } = yield* cal.authorize({ redirectUri: fake.client.redirectUris[0], sessionCookie: Redacted.make(fake.cookie()) })
       const { session: auth } = yield* session({ credentials: { code }, skew: "60 seconds", jitter: 0 }, store)
 
       // Ten concurrent callers share the one exchange.
@@ -304,7 +304,7 @@ describe("CalSession", () => {
     Effect.gen(function*() {
       const { deps, fake, session } = yield* setup
       const cal = yield* Effect.provide(CalOAuth.CalOAuth, deps)
-      const { code } = yield* cal.authorize({ redirectUri: fake.client.redirectUris[0] }, Redacted.make(fake.cookie()))
+      const { code } = yield* cal.authorize({ redirectUri: fake.client.redirectUris[0], sessionCookie: Redacted.make(fake.cookie()) })
       const { session: auth } = yield* session({ credentials: { code } })
       const tokens = yield* auth.token
       // Someone else spends the session's refresh token.
@@ -347,7 +347,7 @@ describe("CalSession", () => {
       )
     }))
 
-  it.scoped("layerConfig starts from CAL_REFRESH_TOKEN under the key cal:<clientId>:<userKey>", () =>
+  it.scoped("layerConfig starts from CAL_REFRESH_TOKEN under the key it is given", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCal.make()
       const issued = yield* fake.issueTokens()
@@ -359,7 +359,7 @@ describe("CalSession", () => {
           ["CAL_REFRESH_TOKEN", issued.refreshToken]
         ])
       )
-      const layer = CalSession.layerConfig({ userKey: "user-42" }).pipe(
+      const layer = CalSession.layerConfig({ key: CalSession.storeKey(fake.client.id, "user-42") }).pipe(
         Layer.provideMerge(CalOAuth.layerConfig()),
         Layer.provide(FakeServer.layerClient(fake.server)),
         Layer.provide(Layer.succeed(TokenStore.TokenStore, store)),

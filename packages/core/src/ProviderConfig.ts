@@ -40,8 +40,7 @@ const verb = (names: ReadonlyArray<string>): string => names.length === 1 ? "is"
 /**
  * A base URL from the variable `name`: unset or blank gives `options.default`, or, without one, a
  * `MissingData` at `name` that says what to set (`options.hint`). A value that is not an absolute
- * `http(s)` URL, or carries credentials, a query or a fragment, is `InvalidData` at `name`. A
- * trailing slash is removed.
+ * `http(s)` URL, or carries credentials, a query or a fragment, is `InvalidData` at `name`.
  *
  * @since 0.1.0
  * @category constructors
@@ -56,11 +55,11 @@ export const baseUrl = (
       if (Option.isNone(given)) {
         return options.default !== undefined
           ? Either.right(options.default)
-          : Either.left(ConfigError.MissingData([name], `${name} is not set${options.hint ? `: ${options.hint}` : ""}`))
+          : Either.left(ConfigError.MissingData([name], `${name} is required${options.hint ? `: ${options.hint}` : ""}`))
       }
       const problem = baseUrlProblem(given.value)
       return problem === undefined
-        ? Either.right(given.value.replace(/\/+$/, ""))
+        ? Either.right(given.value)
         : Either.left(ConfigError.InvalidData([name], `${name} is not a usable base URL: ${problem}`))
     })
   )

@@ -23,7 +23,11 @@ const setup = (
 ) =>
   Effect.gen(function*() {
     const fake = yield* FakeEnduroSat.make(fakeOptions)
-    const layer = EnduroSatSession.layer({ username: user.username, password, jitter: 0, ...sessionOptions }).pipe(
+    const layer = EnduroSatSession.layer({
+      credentials: { username: user.username, password },
+      jitter: 0,
+      ...sessionOptions
+    }).pipe(
       Layer.provide(EnduroSatAuth.layer({ clientId: fake.clientId })),
       Layer.provide(FakeServer.layerClient(fake.server))
     )
@@ -238,7 +242,9 @@ describe("EnduroSatSession", () => {
   it.scoped("a wrong password fails with InvalidCredentials; no secret in the error or the state", () =>
     Effect.gen(function*() {
       const wrong = "wrong-password-7c1d"
-      const { client, session } = yield* setup({}, { password: Redacted.make(wrong) })
+      const { client, session } = yield* setup({}, {
+        credentials: { username: user.username, password: Redacted.make(wrong) }
+      })
       const error = yield* Effect.flip(client.get(FakeEnduroSat.protectedPath))
       assert.deepInclude(error, { _tag: "InvalidCredentials", grantType: "password" })
       const state = yield* session.state

@@ -16,7 +16,7 @@ const start = 1_735_689_600_000
 const baseUrl = "https://ixp.test/api/v2"
 const apiKey = "ix-key-7f3a"
 const apiSecret = "ix-5ecret-c0ffee"
-const credentials: IxApiAuth.Credentials = { apiKey: Redacted.make(apiKey), apiSecret: Redacted.make(apiSecret) }
+const credentials: IxApiAuth.Credentials = { apiKey, apiSecret: Redacted.make(apiSecret) }
 
 const setup = (options: FakeIxApi.Options = {}) =>
   Effect.gen(function*() {
