@@ -116,8 +116,18 @@ export interface Sets {
 }
 
 const partial = (options: Sets, present: ReadonlyArray<string>): ConfigError.ConfigError => {
-  const lacking = options.sets.map((set) => set.filter((name) => !present.includes(name)))
-  const missing = lacking.reduce((best, names) => names.length < best.length ? names : best)
+  // The nearest set lacks the fewest variables; on a tie, the one with more of its variables set
+  // is the one the user was filling in (a username without a password is not an API key).
+  const lacking = options.sets.map((set) => ({
+    missing: set.filter((name) => !present.includes(name)),
+    set: set.length
+  }))
+  const { missing } = lacking.reduce((best, next) =>
+    next.missing.length < best.missing.length ||
+      (next.missing.length === best.missing.length && next.set > best.set)
+      ? next
+      : best
+  )
   const alternatives = options.sets.map(list).join(", or ")
   return ConfigError.MissingData(
     [missing[0] ?? ""],
