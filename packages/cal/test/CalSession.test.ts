@@ -1,5 +1,9 @@
+import type * as AuthError from "@effect-auth/core/AuthError"
+import type * as SessionClient from "@effect-auth/core/SessionClient"
 import * as CalOAuth from "@effect-auth/cal/CalOAuth"
+import type * as CalError from "@effect-auth/cal/CalError"
 import * as CalSession from "@effect-auth/cal/CalSession"
+import * as ErrorTypes from "@effect-auth/testing/ErrorTypes"
 import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as TokenStore from "@effect-auth/core/TokenStore"
 import * as FakeCal from "@effect-auth/testing/FakeCal"
@@ -375,5 +379,66 @@ describe("CalSession", () => {
           Redacted.value(tokens.accessToken)
         )
       }).pipe(Effect.provide(layer))
+    }))
+})
+
+describe("CalSession error types", () => {
+  // Type tests: `tsc -b` (npm run check) compiles them; at run time they only build effects.
+  type RefreshToken = CalError.InvalidClientSecret | AuthError.AuthError | AuthSession.ReauthenticationRequired
+
+  it.effect("a refresh-token session never returns InvalidRefreshToken: it needs reauthentication instead", () =>
+    Effect.sync(() => {
+      const check = Effect.gen(function*() {
+        const { client, session } = yield* CalSession.CalRefreshTokenSession
+        ErrorTypes.exactly<RefreshToken | AuthSession.SessionClosed>()(session.token)
+        ErrorTypes.exactly<SessionClient.ClientError<RefreshToken>>()(client.get("/v2/me"))
+        const handled: Effect.Effect<string> = session.token.pipe(
+          Effect.as("token"),
+          Effect.catchTags({
+            InvalidClientSecret: () => Effect.succeed("secret"),
+            ReauthenticationRequired: () => Effect.succeed("authorize again"),
+            TransportError: () => Effect.succeed("transport"),
+            UnexpectedStatus: () => Effect.succeed("unexpected"),
+            MalformedResponse: () => Effect.succeed("malformed"),
+            SessionClosed: () => Effect.succeed("closed")
+          })
+        )
+        session.token.pipe(Effect.catchTags({
+          // @ts-expect-error a rejected refresh token becomes ReauthenticationRequired
+          InvalidRefreshToken: () => Effect.void
+        }))
+        session.token.pipe(Effect.catchTags({
+          // @ts-expect-error a refresh-token session exchanges no code
+          ExchangeRejected: () => Effect.void
+        }))
+        // @ts-expect-error without the ReauthenticationRequired handler the channel is not empty
+        const unhandled: Effect.Effect<string> = session.token.pipe(
+          Effect.as("token"),
+          Effect.catchTags({
+            InvalidClientSecret: () => Effect.succeed("secret"),
+            TransportError: () => Effect.succeed("transport"),
+            UnexpectedStatus: () => Effect.succeed("unexpected"),
+            MalformedResponse: () => Effect.succeed("malformed"),
+            SessionClosed: () => Effect.succeed("closed")
+          })
+        )
+        return [handled, unhandled]
+      })
+      assert.isDefined(check)
+    }))
+
+  it.effect("a code session adds ExchangeRejected, and CalSession covers both kinds", () =>
+    Effect.sync(() => {
+      const check = Effect.gen(function*() {
+        const code = yield* CalSession.CalCodeSession
+        ErrorTypes.exactly<CalError.ExchangeRejected | RefreshToken | AuthSession.SessionClosed>()(code.session.token)
+        const either = yield* CalSession.CalSession
+        ErrorTypes.exactly<CalError.ExchangeRejected | RefreshToken | AuthSession.SessionClosed>()(either.session.token)
+        // @ts-expect-error nor does any Cal.com session fail with InvalidRefreshToken
+        ErrorTypes.exactly<CalError.InvalidRefreshToken | CalError.ExchangeRejected | RefreshToken | AuthSession.SessionClosed>()(
+          either.session.token
+        )
+      })
+      assert.isDefined(check)
     }))
 })

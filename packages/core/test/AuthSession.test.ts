@@ -878,3 +878,77 @@ describe("AuthSession", () => {
       }))
   })
 })
+
+describe("AuthSession error types and store", () => {
+  class LoginRefused extends Schema.TaggedError<LoginRefused>()("LoginRefused", {}) {}
+  class RefreshDead extends Schema.TaggedError<RefreshDead>()("RefreshDead", {}) {}
+  class RefreshFlaky extends Schema.TaggedError<RefreshFlaky>()("RefreshFlaky", {}) {}
+  class RevokeRefused extends Schema.TaggedError<RevokeRefused>()("RevokeRefused", {}) {}
+
+  const tokens = TokenSet.fromExpiresIn({
+    accessToken: Redacted.make("SECRET-ACCESS"),
+    refreshToken: Redacted.make("SECRET-REFRESH"),
+    expiresIn: 3600
+  })
+  const login: Effect.Effect<TokenSet.TokenSet, LoginRefused> = tokens
+  const refresh = (_: Redacted.Redacted<string>): Effect.Effect<TokenSet.TokenSet, RefreshDead | RefreshFlaky> => tokens
+  const isRefreshRejected = (error: RefreshDead | RefreshFlaky): error is RefreshDead => error._tag === "RefreshDead"
+
+  it.scoped("with a login: its errors and the refresh errors not recognised as rejections", () =>
+    Effect.gen(function*() {
+      const session = yield* AuthSession.make({
+        provider: "types",
+        key: "types-login",
+        login,
+        refresh,
+        isRefreshRejected,
+        revoke: (): Effect.Effect<void, RevokeRefused> => Effect.void
+      })
+      const handled: Effect.Effect<string> = session.token.pipe(
+        Effect.as("token"),
+        Effect.catchTags({
+          LoginRefused: () => Effect.succeed("login"),
+          RefreshFlaky: () => Effect.succeed("flaky"),
+          SessionClosed: () => Effect.succeed("closed")
+        })
+      )
+      session.token.pipe(Effect.catchTags({
+        // @ts-expect-error a recognised rejection is answered by logging in, never returned
+        RefreshDead: () => Effect.void
+      }))
+      session.token.pipe(Effect.catchTags({
+        // @ts-expect-error a session that can log in never needs reauthentication
+        ReauthenticationRequired: () => Effect.void
+      }))
+      const logout: Effect.Effect<void, RevokeRefused> = session.logout
+      // @ts-expect-error logout fails with revoke's errors only
+      const wrongLogout: Effect.Effect<void, LoginRefused> = session.logout
+      assert.strictEqual(yield* handled, "token")
+      assert.isDefined([logout, wrongLogout])
+    }))
+
+  it.scoped("without a login: the unrecognised refresh errors and ReauthenticationRequired", () =>
+    Effect.gen(function*() {
+      const session = yield* AuthSession.make({ provider: "types", key: "types-none", refresh, isRefreshRejected })
+      // @ts-expect-error without a ReauthenticationRequired handler the channel is not empty
+      const unhandled: Effect.Effect<string> = session.token.pipe(
+        Effect.as("token"),
+        Effect.catchTags({ RefreshFlaky: () => Effect.succeed("flaky"), SessionClosed: () => Effect.succeed("closed") })
+      )
+      const error = yield* Effect.flip(session.token)
+      assert.strictEqual(error._tag, "ReauthenticationRequired")
+      assert.isDefined(unhandled)
+    }))
+
+  it.scoped("a store given in the options is used instead of the one in context", () =>
+    Effect.gen(function*() {
+      const store = yield* TokenStore.makeMemory
+      const context = yield* TokenStore.makeMemory
+      const session = yield* AuthSession.make({ provider: "store", key: "store-option", login, store }).pipe(
+        Effect.provideService(TokenStore.TokenStore, context)
+      )
+      yield* session.token
+      assert.isTrue(Option.isSome(yield* store.get("store-option")))
+      assert.isTrue(Option.isNone(yield* context.get("store-option")))
+    }))
+})

@@ -1,5 +1,10 @@
+import type * as AuthError from "@effect-auth/core/AuthError"
+import type * as AuthSession from "@effect-auth/core/AuthSession"
+import type * as SessionClient from "@effect-auth/core/SessionClient"
 import * as EnduroSatAuth from "@effect-auth/endurosat/EnduroSatAuth"
+import type * as EnduroSatError from "@effect-auth/endurosat/EnduroSatError"
 import * as EnduroSatSession from "@effect-auth/endurosat/EnduroSatSession"
+import * as ErrorTypes from "@effect-auth/testing/ErrorTypes"
 import * as FakeEnduroSat from "@effect-auth/testing/FakeEnduroSat"
 import * as FakeServer from "@effect-auth/testing/FakeServer"
 import * as Fault from "@effect-auth/testing/Fault"
@@ -308,5 +313,51 @@ describe("EnduroSatSession behind an RFC 6749 server", () => {
         { grantType: "refresh_token", refreshToken: Redacted.value(first.refreshToken!) },
         { grantType: "password", refreshToken: undefined }
       ])
+    }))
+})
+
+describe("EnduroSatSession error types", () => {
+  // Type tests: `tsc -b` (npm run check) compiles them; at run time they only build effects.
+  it.effect("the session fails with the password grant's errors, logout with revoke's", () =>
+    Effect.sync(() => {
+      const check = Effect.gen(function*() {
+        const { client, session } = yield* EnduroSatSession.EnduroSatSession
+        type Token = EnduroSatError.BadRequest | EnduroSatError.InvalidCredentials | AuthError.AuthError
+        ErrorTypes.exactly<Token | AuthSession.SessionClosed>()(session.token)
+        ErrorTypes.exactly<SessionClient.ClientError<Token>>()(client.get(FakeEnduroSat.protectedPath))
+        ErrorTypes.exactly<EnduroSatError.BadRequest | AuthError.AuthError>()(session.logout)
+        const handled: Effect.Effect<string> = session.token.pipe(
+          Effect.as("token"),
+          Effect.catchTags({
+            BadRequest: () => Effect.succeed("bad request"),
+            InvalidCredentials: () => Effect.succeed("denied"),
+            TransportError: () => Effect.succeed("transport"),
+            UnexpectedStatus: () => Effect.succeed("unexpected"),
+            MalformedResponse: () => Effect.succeed("malformed"),
+            SessionClosed: () => Effect.succeed("closed")
+          })
+        )
+        session.token.pipe(Effect.catchTags({
+          // @ts-expect-error the session logs in again instead of failing with ReauthenticationRequired
+          ReauthenticationRequired: () => Effect.void
+        }))
+        session.logout.pipe(Effect.catchTags({
+          // @ts-expect-error revoking never fails with InvalidCredentials
+          InvalidCredentials: () => Effect.void
+        }))
+        // @ts-expect-error without the InvalidCredentials handler the channel is not empty
+        const unhandled: Effect.Effect<string> = session.token.pipe(
+          Effect.as("token"),
+          Effect.catchTags({
+            BadRequest: () => Effect.succeed("bad request"),
+            TransportError: () => Effect.succeed("transport"),
+            UnexpectedStatus: () => Effect.succeed("unexpected"),
+            MalformedResponse: () => Effect.succeed("malformed"),
+            SessionClosed: () => Effect.succeed("closed")
+          })
+        )
+        return [handled, unhandled]
+      })
+      assert.isDefined(check)
     }))
 })
