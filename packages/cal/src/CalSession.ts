@@ -81,7 +81,7 @@ export type SessionError = CodeError
  * @since 0.1.0
  * @category models
  */
-export interface Service<E = SessionError> extends SessionClient.Authenticated<E> {}
+export type Service<E = SessionError> = SessionClient.Authenticated<E>
 
 /**
  * A managed user's Cal.com session of either kind: what every layer of this module provides.
@@ -203,7 +203,8 @@ const checked = (options: Options): Effect.Effect<Credentials | undefined, Confi
       "Cal.com",
       options.credentials,
       "{ refreshToken } or { code }",
-      (given: Credentials) => ProviderConfig.hasFields(given, ["refreshToken"]) || ProviderConfig.hasFields(given, ["code"])
+      (given: Credentials) =>
+        ProviderConfig.hasFields(given, ["refreshToken"]) || ProviderConfig.hasFields(given, ["code"])
     )
 
 interface Parts {
@@ -214,7 +215,10 @@ interface Parts {
     readonly key: string
     readonly refresh: (
       refreshToken: Redacted.Redacted<string>
-    ) => Effect.Effect<TokenSet.TokenSet, CalError.InvalidRefreshToken | CalError.InvalidClientSecret | AuthError.AuthError>
+    ) => Effect.Effect<
+      TokenSet.TokenSet,
+      CalError.InvalidRefreshToken | CalError.InvalidClientSecret | AuthError.AuthError
+    >
     readonly isRefreshRejected: (
       error: CalError.InvalidRefreshToken | CalError.InvalidClientSecret | AuthError.AuthError
     ) => error is CalError.InvalidRefreshToken
@@ -224,7 +228,10 @@ interface Parts {
   }
 }
 
-const parts = (options: Options, credentials: Credentials | undefined): Effect.Effect<Parts, never, CalOAuth.CalOAuth> =>
+const parts = (
+  options: Options,
+  credentials: Credentials | undefined
+): Effect.Effect<Parts, never, CalOAuth.CalOAuth> =>
   Effect.map(CalOAuth.CalOAuth, (cal) => {
     const key = options.key ?? storeKey(cal.clientId, defaultUserKey(credentials))
     return {
@@ -275,7 +282,10 @@ const makeCode = (
     // A code is spent by the first exchange that reaches the server, whatever its answer:
     // after that there is nothing to log in with, and only a new authorization helps.
     const spent = yield* Ref.make(false)
-    const login: Effect.Effect<TokenSet.TokenSet, CalError.ExchangeRejected | AuthError.AuthError | AuthSession.ReauthenticationRequired> = Effect.gen(function*() {
+    const login: Effect.Effect<
+      TokenSet.TokenSet,
+      CalError.ExchangeRejected | AuthError.AuthError | AuthSession.ReauthenticationRequired
+    > = Effect.gen(function*() {
       if (yield* Ref.getAndSet(spent, true)) {
         return yield* new AuthSession.ReauthenticationRequired({
           provider: "cal",
@@ -301,7 +311,11 @@ const makeCode = (
  */
 export function make(
   options: Options<RefreshTokenCredentials>
-): Effect.Effect<Service<RefreshTokenError>, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient | Scope.Scope>
+): Effect.Effect<
+  Service<RefreshTokenError>,
+  ConfigError.ConfigError,
+  CalOAuth.CalOAuth | HttpClient.HttpClient | Scope.Scope
+>
 export function make(
   options: Options<CodeCredentials>
 ): Effect.Effect<Service<CodeError>, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient | Scope.Scope>
@@ -383,7 +397,11 @@ export const credentialsConfig: Config.Config<RefreshTokenCredentials | undefine
  */
 export const layerConfig = (
   options: AuthSession.SessionConfigOptions<Options<RefreshTokenCredentials>> = {}
-): Layer.Layer<CalSession | CalRefreshTokenSession, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient> =>
+): Layer.Layer<
+  CalSession | CalRefreshTokenSession,
+  ConfigError.ConfigError,
+  CalOAuth.CalOAuth | HttpClient.HttpClient
+> =>
   Layer.unwrapEffect(
     Effect.map(options.credentials ?? credentialsConfig, (credentials) => layer({ ...options, credentials }))
   )

@@ -79,7 +79,9 @@ describe("CalOAuth.authorize", () => {
       const noCode = yield* stubbed(() =>
         new Response(null, { status: 302, headers: { location: "https://app.test/" } })
       )
-      const error = yield* Effect.flip(noCode.authorize({ redirectUri: "https://app.test/", sessionCookie: Redacted.make("c=1") }))
+      const error = yield* Effect.flip(
+        noCode.authorize({ redirectUri: "https://app.test/", sessionCookie: Redacted.make("c=1") })
+      )
       assert.instanceOf(error, AuthError.MalformedResponse)
       assert.deepInclude(error, {
         operation: "cal.authorize",
@@ -142,7 +144,9 @@ describe("CalOAuth.authorize", () => {
   it.effect("401 without a logged-in Cal.com session", () =>
     Effect.gen(function*() {
       const { cal } = yield* setup()
-      const error = yield* Effect.flip(cal.authorize({ redirectUri, sessionCookie: Redacted.make("next-auth.session-token=stale") }))
+      const error = yield* Effect.flip(
+        cal.authorize({ redirectUri, sessionCookie: Redacted.make("next-auth.session-token=stale") })
+      )
       assert.deepInclude(error, {
         _tag: "AuthorizationRejected",
         status: 401,
@@ -177,7 +181,9 @@ describe("CalOAuth.authorize", () => {
           headers: { location: "https://app.test/cb?code=secret-code-1" }
         })
       )
-      const error = yield* Effect.flip(cal.authorize({ redirectUri: "https://app.test/cb", sessionCookie: Redacted.make("c=1") }))
+      const error = yield* Effect.flip(
+        cal.authorize({ redirectUri: "https://app.test/cb", sessionCookie: Redacted.make("c=1") })
+      )
       assert.deepInclude(error, {
         _tag: "UnexpectedStatus",
         status: 303,

@@ -1,11 +1,11 @@
-import type * as AuthError from "@effect-auth/core/AuthError"
-import type * as SessionClient from "@effect-auth/core/SessionClient"
-import * as CalOAuth from "@effect-auth/cal/CalOAuth"
 import type * as CalError from "@effect-auth/cal/CalError"
+import * as CalOAuth from "@effect-auth/cal/CalOAuth"
 import * as CalSession from "@effect-auth/cal/CalSession"
-import * as ErrorTypes from "@effect-auth/testing/ErrorTypes"
+import type * as AuthError from "@effect-auth/core/AuthError"
 import * as AuthSession from "@effect-auth/core/AuthSession"
+import type * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenStore from "@effect-auth/core/TokenStore"
+import * as ErrorTypes from "@effect-auth/testing/ErrorTypes"
 import * as FakeCal from "@effect-auth/testing/FakeCal"
 import * as FakeServer from "@effect-auth/testing/FakeServer"
 import * as Fault from "@effect-auth/testing/Fault"
@@ -63,7 +63,10 @@ describe("CalSession", () => {
       const { deps, fake, refreshBodies, session } = yield* setup
       const store = yield* TokenStore.makeMemory
       const cal = yield* Effect.provide(CalOAuth.CalOAuth, deps)
-      const { code } = yield* cal.authorize({ redirectUri: fake.client.redirectUris[0], sessionCookie: Redacted.make(fake.cookie()) })
+      const { code } = yield* cal.authorize({
+        redirectUri: fake.client.redirectUris[0],
+        sessionCookie: Redacted.make(fake.cookie())
+      })
       const { session: auth } = yield* session({ credentials: { code }, skew: "60 seconds", jitter: 0 }, store)
 
       // Ten concurrent callers share the one exchange.
@@ -308,7 +311,10 @@ describe("CalSession", () => {
     Effect.gen(function*() {
       const { deps, fake, session } = yield* setup
       const cal = yield* Effect.provide(CalOAuth.CalOAuth, deps)
-      const { code } = yield* cal.authorize({ redirectUri: fake.client.redirectUris[0], sessionCookie: Redacted.make(fake.cookie()) })
+      const { code } = yield* cal.authorize({
+        redirectUri: fake.client.redirectUris[0],
+        sessionCookie: Redacted.make(fake.cookie())
+      })
       const { session: auth } = yield* session({ credentials: { code } })
       const tokens = yield* auth.token
       // Someone else spends the session's refresh token.
@@ -435,7 +441,9 @@ describe("CalSession error types", () => {
         const either = yield* CalSession.CalSession
         ErrorTypes.exactly<CalError.ExchangeRejected | RefreshToken | AuthSession.SessionClosed>()(either.session.token)
         // @ts-expect-error nor does any Cal.com session fail with InvalidRefreshToken
-        ErrorTypes.exactly<CalError.InvalidRefreshToken | CalError.ExchangeRejected | RefreshToken | AuthSession.SessionClosed>()(
+        ErrorTypes.exactly<
+          CalError.InvalidRefreshToken | CalError.ExchangeRejected | RefreshToken | AuthSession.SessionClosed
+        >()(
           either.session.token
         )
       })

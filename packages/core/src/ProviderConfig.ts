@@ -55,7 +55,9 @@ export const baseUrl = (
       if (Option.isNone(given)) {
         return options.default !== undefined
           ? Either.right(options.default)
-          : Either.left(ConfigError.MissingData([name], `${name} is required${options.hint ? `: ${options.hint}` : ""}`))
+          : Either.left(
+            ConfigError.MissingData([name], `${name} is required${options.hint ? `: ${options.hint}` : ""}`)
+          )
       }
       const problem = baseUrlProblem(given.value)
       return problem === undefined
@@ -113,6 +115,8 @@ export interface Sets {
    * partial configuration too. Default: none.
    */
   readonly related?: ReadonlyArray<string> | undefined
+  /** A sentence appended to the message of a partial configuration (what else the user may do). */
+  readonly hint?: string | undefined
 }
 
 const partial = (options: Sets, present: ReadonlyArray<string>): ConfigError.ConfigError => {
@@ -132,7 +136,7 @@ const partial = (options: Sets, present: ReadonlyArray<string>): ConfigError.Con
   return ConfigError.MissingData(
     [missing[0] ?? ""],
     `${options.provider}: ${list(present)} ${verb(present)} set but ${list(missing)} ${verb(missing)} missing; ` +
-      `set ${alternatives}`
+      `set ${alternatives}${options.hint === undefined ? "" : `; ${options.hint}`}`
   )
 }
 

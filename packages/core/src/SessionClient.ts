@@ -181,7 +181,9 @@ const originOf = (url: string): string | undefined => {
  */
 const bindTo = (baseUrl: string) => {
   const expected = originOf(baseUrl) ?? baseUrl
-  return (request: HttpClientRequest.HttpClientRequest): Effect.Effect<HttpClientRequest.HttpClientRequest, ForeignOrigin> => {
+  return (
+    request: HttpClientRequest.HttpClientRequest
+  ): Effect.Effect<HttpClientRequest.HttpClientRequest, ForeignOrigin> => {
     const requested = originOf(request.url)
     return requested === undefined
       ? Effect.succeed(HttpClientRequest.prependUrl(request, baseUrl))

@@ -716,7 +716,11 @@ describe("AuthSession", () => {
      * Calls `token` `times` times, `every` apart on the test clock (a paced caller may still be
      * waiting when the next one starts), and counts the failures.
      */
-    const callRepeatedly = <E>(session: AuthSession.AuthSession<E, unknown>, times: number, every: Duration.DurationInput) =>
+    const callRepeatedly = <E>(
+      session: AuthSession.AuthSession<E, unknown>,
+      times: number,
+      every: Duration.DurationInput
+    ) =>
       Effect.gen(function*() {
         const calls: Array<Fiber.RuntimeFiber<Either.Either<TokenSet.TokenSet, unknown>>> = []
         for (let i = 0; i < times; i++) {

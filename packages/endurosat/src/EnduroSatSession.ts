@@ -48,7 +48,7 @@ export type SessionError = EnduroSatError.AuthenticateError
  * @since 0.1.0
  * @category models
  */
-export interface Service extends SessionClient.Authenticated<SessionError, EnduroSatError.RevokeError> {}
+export type Service = SessionClient.Authenticated<SessionError, EnduroSatError.RevokeError>
 
 /**
  * An EnduroSat session.

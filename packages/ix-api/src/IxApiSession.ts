@@ -27,8 +27,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import type * as IxApiError from "./IxApiError.js"
 import * as IxApiAuth from "./IxApiAuth.js"
+import type * as IxApiError from "./IxApiError.js"
 
 /**
  * What the session's `token` (and so its client) can fail with: what `createToken` can. The
@@ -46,7 +46,7 @@ export type SessionError = IxApiAuth.Failure
  * @since 0.1.0
  * @category models
  */
-export interface Service extends SessionClient.Authenticated<SessionError> {}
+export type Service = SessionClient.Authenticated<SessionError>
 
 /**
  * The service tag.

@@ -98,7 +98,7 @@ export type SessionError = PasswordError | ApiKeyError
  * @since 0.1.0
  * @category models
  */
-export interface Service<E = SessionError> extends SessionClient.Authenticated<E> {}
+export type Service<E = SessionError> = SessionClient.Authenticated<E>
 
 /**
  * An Occam session of either kind: what every layer of this module provides.
@@ -150,7 +150,8 @@ const checked = <C extends Credentials>(options: Options<C>): Effect.Effect<C, C
     options?.credentials,
     expected,
     (credentials: Credentials) =>
-      ProviderConfig.hasFields(credentials, ["apiKey"]) || ProviderConfig.hasFields(credentials, ["username", "password"])
+      ProviderConfig.hasFields(credentials, ["apiKey"]) ||
+      ProviderConfig.hasFields(credentials, ["username", "password"])
   )
 
 const withClient = <E>(
@@ -213,7 +214,11 @@ export function make(
 >
 export function make(
   options: Options<ApiKeyCredentials>
-): Effect.Effect<Service<ApiKeyError>, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient | Scope.Scope>
+): Effect.Effect<
+  Service<ApiKeyError>,
+  ConfigError.ConfigError,
+  OccamAuth.OccamAuth | HttpClient.HttpClient | Scope.Scope
+>
 export function make(
   options: Options
 ): Effect.Effect<Service, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient | Scope.Scope>
@@ -239,7 +244,11 @@ export function make(
  */
 export function layer(
   options: Options<PasswordCredentials>
-): Layer.Layer<OccamSession | OccamPasswordSession, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient>
+): Layer.Layer<
+  OccamSession | OccamPasswordSession,
+  ConfigError.ConfigError,
+  OccamAuth.OccamAuth | HttpClient.HttpClient
+>
 export function layer(
   options: Options<ApiKeyCredentials>
 ): Layer.Layer<OccamSession | OccamApiKeySession, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient>

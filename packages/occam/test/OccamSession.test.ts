@@ -265,7 +265,12 @@ describe("OccamSession.layerConfig", () => {
             Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
           )
       )
-      const failure = Exit.match(exit, { onFailure: (cause) => String(Cause.squash(cause)), onSuccess: () => "" })
+      const failure = Exit.match(exit, {
+        onFailure: (cause) =>
+          String(Cause.squash(cause)),
+        onSuccess: () =>
+          ""
+      })
       return { exit, failure, requests: (yield* fake.server.requests).map(describeRequest) }
     })
 
@@ -370,7 +375,9 @@ describe("OccamSession error types", () => {
         client.get("/agents")
       )
       // @ts-expect-error a password session never fails with InvalidApiKey
-      ErrorTypes.exactly<OccamError.InvalidApiKey | OccamError.InvalidCredentials | OccamError.ValidationError | Shared>()(
+      ErrorTypes.exactly<
+        OccamError.InvalidApiKey | OccamError.InvalidCredentials | OccamError.ValidationError | Shared
+      >()(
         session.token
       )
       const handled: Effect.Effect<string> = session.token.pipe(
