@@ -193,7 +193,9 @@ const defaultUserKey = (credentials: Credentials | undefined): string =>
     ? "default"
     : TokenStore.fingerprint(Redacted.value(isCode(credentials) ? credentials.code : credentials.refreshToken))
 
-const isRefreshRejected = (error: CalError.InvalidRefreshToken | CalError.InvalidClientSecret | AuthError.AuthError) =>
+type RefreshError = CalError.InvalidRefreshToken | CalError.InvalidClientSecret | AuthError.AuthError
+
+const isRefreshRejected = (error: RefreshError): error is CalError.InvalidRefreshToken =>
   error._tag === "InvalidRefreshToken"
 
 const checked = (options: Options): Effect.Effect<Credentials | undefined, ConfigError.ConfigError> =>
@@ -244,7 +246,7 @@ const parts = (
         // A refresh that may have reached Cal.com without its answer arriving counts as spent too
         // (`AuthSession`'s default for single-use refresh tokens): Cal.com deletes the token it
         // was shown, so presenting it again could only fail.
-        isRefreshRejected: (error): error is CalError.InvalidRefreshToken => isRefreshRejected(error),
+        isRefreshRejected,
         skew: options.skew,
         jitter: options.jitter,
         store: options.store
