@@ -31,6 +31,7 @@ import * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import * as TokenStore from "@effect-auth/core/TokenStore"
 import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -224,10 +225,7 @@ interface Parts {
     readonly isRefreshRejected: (
       error: CalError.InvalidRefreshToken | CalError.InvalidClientSecret | AuthError.AuthError
     ) => error is CalError.InvalidRefreshToken
-    readonly skew: Options["skew"]
-    readonly jitter: Options["jitter"]
-    readonly store: Options["store"]
-  }
+  } & ReturnType<typeof AuthSession.passThrough>
 }
 
 const parts = (
@@ -247,21 +245,16 @@ const parts = (
         // (`AuthSession`'s default for single-use refresh tokens): Cal.com deletes the token it
         // was shown, so presenting it again could only fail.
         isRefreshRejected,
-        skew: options.skew,
-        jitter: options.jitter,
-        store: options.store
+        ...AuthSession.passThrough(options)
       }
     }
   })
 
-const withClient = <E>(
-  cal: CalOAuth.Service,
-  session: AuthSession.AuthSession<E>
-): Effect.Effect<Service<E>, never, HttpClient.HttpClient> =>
-  Effect.map(
-    SessionClient.make(session, { baseUrl: cal.baseUrl, isExpired: (response) => response.status === 498 }),
-    (client) => ({ session, client })
-  )
+/** Cal.com answers 498 (`ACCESS_TOKEN_IS_EXPIRED`) for an expired access token, besides 401. */
+const clientOptions = (cal: CalOAuth.Service) => ({
+  baseUrl: cal.baseUrl,
+  isExpired: (response: HttpClientResponse.HttpClientResponse) => response.status === 498
+})
 
 const makeRefreshToken = (
   { cal, common }: Parts,
@@ -272,7 +265,7 @@ const makeRefreshToken = (
       ...common,
       initial: credentials === undefined ? undefined : fromRefreshToken(credentials.refreshToken)
     }),
-    (session) => withClient(cal, session)
+    (session) => SessionClient.authenticated(session, clientOptions(cal))
   )
 
 const makeCode = (
@@ -300,7 +293,7 @@ const makeCode = (
       )
     })
     const session = yield* AuthSession.make({ ...common, login })
-    return yield* withClient(cal, session)
+    return yield* SessionClient.authenticated(session, clientOptions(cal))
   })
 
 /**

@@ -258,6 +258,22 @@ export interface SessionOptions<C> {
 }
 
 /**
+ * The `make` options that a provider passes on from its `SessionOptions` as they are: `skew`,
+ * `jitter` and `store` (and `revokeOnClose` where the provider can revoke).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const passThrough = (
+  options: Omit<RevocableSessionOptions<unknown>, "credentials">
+): Pick<Options, "skew" | "jitter" | "store" | "revokeOnClose"> => ({
+  skew: options.skew,
+  jitter: options.jitter,
+  store: options.store,
+  revokeOnClose: options.revokeOnClose
+})
+
+/**
  * `SessionOptions` of a provider that can revoke tokens (EnduroSat).
  *
  * @since 0.1.0

@@ -212,3 +212,15 @@ export const make = <E>(
       withSession(session, options),
       HttpClient.mapRequestInputEffect(bindTo(options.baseUrl))
     ))
+
+/**
+ * `make`, paired with its session: the service every provider session layer provides.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const authenticated = <E, EV>(
+  session: AuthSession.AuthSession<E, EV>,
+  options: Options & { readonly baseUrl: string }
+): Effect.Effect<Authenticated<E, EV>, never, HttpClient.HttpClient> =>
+  Effect.map(make(session, options), (client) => ({ session, client }))

@@ -147,10 +147,7 @@ export const make = (
       refreshGrant: "replayable",
       // Revoking the refresh token also revokes the access tokens issued from it.
       revoke: (tokens) => tokens.refreshToken === undefined ? Effect.void : auth.revoke(tokens.refreshToken),
-      revokeOnClose: options.revokeOnClose,
-      skew: options.skew,
-      jitter: options.jitter,
-      store: options.store
+      ...AuthSession.passThrough(options)
     })
 
     const client = yield* SessionClient.make(session, { baseUrl: auth.baseUrl })

@@ -103,9 +103,7 @@ export const make = (
       login: Effect.suspend(() => auth.createToken(credentials)),
       refresh: auth.refreshToken,
       isRefreshRejected,
-      skew: options.skew,
-      jitter: options.jitter,
-      store: options.store
+      ...AuthSession.passThrough(options)
     })
     const client = yield* SessionClient.make(session, { baseUrl: auth.baseUrl })
     return IxApiSession.of({ session, client })

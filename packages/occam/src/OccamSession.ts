@@ -154,12 +154,6 @@ const checked = <C extends Credentials>(options: Options<C>): Effect.Effect<C, C
       ProviderConfig.hasFields(credentials, ["username", "password"])
   )
 
-const withClient = <E>(
-  auth: OccamAuth.Service,
-  session: AuthSession.AuthSession<E>
-): Effect.Effect<Service<E>, never, HttpClient.HttpClient> =>
-  Effect.map(SessionClient.make(session, { baseUrl: auth.baseUrl }), (client) => ({ session, client }))
-
 const makeApiKey = (
   auth: OccamAuth.Service,
   options: Options,
@@ -171,11 +165,9 @@ const makeApiKey = (
       key: options.key ?? `occam:key:${TokenStore.fingerprint(Redacted.value(credentials.apiKey))}`,
       // Built when it runs: a request held by every idle session would cost kilobytes each.
       login: Effect.suspend(() => auth.tokenFromKey(credentials.apiKey)),
-      skew: options.skew,
-      jitter: options.jitter,
-      store: options.store
+      ...AuthSession.passThrough(options)
     }),
-    (session) => withClient(auth, session)
+    (session) => SessionClient.authenticated(session, { baseUrl: auth.baseUrl })
   )
 
 const makePassword = (
@@ -190,11 +182,9 @@ const makePassword = (
       login: Effect.suspend(() => auth.login(credentials)),
       refresh: auth.refresh,
       isRefreshRejected: OccamError.isRefreshRejected,
-      skew: options.skew,
-      jitter: options.jitter,
-      store: options.store
+      ...AuthSession.passThrough(options)
     }),
-    (session) => withClient(auth, session)
+    (session) => SessionClient.authenticated(session, { baseUrl: auth.baseUrl })
   )
 
 /**

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 
 /**
  * `true` when `A` and `B` are the same type (not merely assignable to each other).
@@ -31,3 +31,18 @@ export const exactly = <Expected>() =>
   _effect: Effect.Effect<A, E, R>,
   ..._mismatch: Equals<Expected, E> extends true ? [] : [mismatch: { readonly expected: Expected; readonly actual: E }]
 ): void => {}
+
+/**
+ * Handlers for the errors every provider session shares (`TransportError`, `UnexpectedStatus`,
+ * `MalformedResponse` and `SessionClosed`), each answering its tag: spread them into a
+ * `catchTags` beside the provider's own tags to show which handlers empty a session's channel.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const sharedHandlers = {
+  TransportError: () => Effect.succeed("TransportError"),
+  UnexpectedStatus: () => Effect.succeed("UnexpectedStatus"),
+  MalformedResponse: () => Effect.succeed("MalformedResponse"),
+  SessionClosed: () => Effect.succeed("SessionClosed")
+}
