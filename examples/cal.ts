@@ -42,8 +42,8 @@ import * as Target from "./Target.js"
 import * as Transport from "./Transport.js"
 
 /** `CAL_CLIENT_ID`, `CAL_CLIENT_SECRET` and `CAL_REFRESH_TOKEN`; `CAL_BASE_URL` is optional. */
-const CalLive = (store: Layer.Layer<TokenStore.TokenStore, unknown>) =>
-  CalSession.layerConfig({ userKey: "example-user" }).pipe(
+const CalLive = (clientId: string, store: Layer.Layer<TokenStore.TokenStore, unknown>) =>
+  CalSession.layerConfig({ key: CalSession.storeKey(clientId, "example-user") }).pipe(
     Layer.provideMerge(CalOAuth.layerConfig()),
     Layer.provide(store),
     Layer.provide(Transport.layer)
@@ -93,9 +93,10 @@ const main = Effect.gen(function*() {
     // The store holds tokens in clear text: only the owner may read it.
     yield* Effect.sync(() => Fs.mkdirSync(directory, { recursive: true, mode: 0o700 }))
     const store = TokenStore.layerKeyValueStore().pipe(Layer.provide(NodeKeyValueStore.layerFileSystem(directory)))
-    const baseUrl = yield* Config.withDefault(Config.string("CAL_BASE_URL"), CalOAuth.defaultBaseUrl)
+    const baseUrl = yield* CalOAuth.baseUrlConfig
     console.log(`Cal.com example · against ${baseUrl} · tokens kept in ${directory}`)
-    return yield* program("keep", directory).pipe(Effect.provide(CalLive(store)))
+    const clientId = yield* Config.string("CAL_CLIENT_ID")
+    return yield* program("keep", directory).pipe(Effect.provide(CalLive(clientId, store)))
   }
 
   const fake = yield* FakeCal.make({ clients: [FakeCredentials.cal] })
@@ -111,10 +112,10 @@ const main = Effect.gen(function*() {
       clientSecret: Redacted.make(FakeCredentials.cal.secret),
       baseUrl: url
     })
-    const { code } = yield* oauth.authorize(
-      { redirectUri: FakeCredentials.cal.redirectUris[0] },
-      Redacted.make(fake.cookie())
-    )
+    const { code } = yield* oauth.authorize({
+      redirectUri: FakeCredentials.cal.redirectUris[0],
+      sessionCookie: Redacted.make(fake.cookie())
+    })
     return yield* oauth.exchange({ code })
   }).pipe(Effect.provide(Transport.layer))
   const refreshToken = granted.refreshToken
@@ -122,7 +123,7 @@ const main = Effect.gen(function*() {
   console.log(`  ✓ authorized (302 with a code) and exchanged the code: refresh token ${fingerprint(refreshToken)}`)
 
   yield* program("logout").pipe(
-    Effect.provide(CalLive(TokenStore.layerMemory)),
+    Effect.provide(CalLive(FakeCredentials.cal.id, TokenStore.layerMemory)),
     Effect.withConfigProvider(Target.fakeConfig({
       CAL_BASE_URL: url,
       CAL_CLIENT_ID: FakeCredentials.cal.id,

@@ -17,6 +17,7 @@
 import * as CalOAuth from "@effect-auth/cal/CalOAuth"
 import * as CalSession from "@effect-auth/cal/CalSession"
 import type * as AuthSession from "@effect-auth/core/AuthSession"
+import type * as SessionClient from "@effect-auth/core/SessionClient"
 import type * as TokenSet from "@effect-auth/core/TokenSet"
 import * as EnduroSatAuth from "@effect-auth/endurosat/EnduroSatAuth"
 import * as EnduroSatSession from "@effect-auth/endurosat/EnduroSatSession"
@@ -105,12 +106,16 @@ const Sessions = (fakes: Fakes, calRefreshToken: Redacted.Redacted<string>) =>
     }).pipe(Layer.provideMerge(OccamAuth.layer({ baseUrl: fakes.occam.url }))),
     IxApiSession.layer({
       credentials: {
-        apiKey: Redacted.make(FakeCredentials.ixApi.apiKey),
+        apiKey: FakeCredentials.ixApi.apiKey,
         apiSecret: Redacted.make(FakeCredentials.ixApi.apiSecret)
       },
       ...timing
     }).pipe(Layer.provideMerge(IxApiAuth.layer({ baseUrl: `${fakes.ixApi.url}${fakes.ixApi.fake.basePath}` }))),
-    CalSession.layer({ credentials: { refreshToken: calRefreshToken }, userKey: "demo-user", ...timing }).pipe(
+    CalSession.layer({
+      credentials: { refreshToken: calRefreshToken },
+      key: CalSession.storeKey(FakeCredentials.cal.id, "demo-user"),
+      ...timing
+    }).pipe(
       Layer.provideMerge(CalOAuth.layer({
         clientId: FakeCredentials.cal.id,
         clientSecret: Redacted.make(FakeCredentials.cal.secret),
@@ -118,8 +123,10 @@ const Sessions = (fakes: Fakes, calRefreshToken: Redacted.Redacted<string>) =>
       }))
     ),
     EnduroSatSession.layer({
-      username: FakeCredentials.enduroSat.username,
-      password: Redacted.make(FakeCredentials.enduroSat.password),
+      credentials: {
+        username: FakeCredentials.enduroSat.username,
+        password: Redacted.make(FakeCredentials.enduroSat.password)
+      },
       revokeOnClose: true,
       ...timing
     }).pipe(Layer.provideMerge(EnduroSatAuth.layer({
@@ -132,10 +139,12 @@ const Sessions = (fakes: Fakes, calRefreshToken: Redacted.Redacted<string>) =>
 // one provider's story
 // -----------------------------------------------------------------------------
 
-interface Story<E, EC, EW, RW> {
+/**
+ * One provider's story. Its session and client are `SessionClient.Authenticated`, the shape every
+ * provider's session service has, so one `tell` serves all four.
+ */
+interface Story<E, EV, EW, RW> extends SessionClient.Authenticated<E, EV> {
   readonly title: string
-  readonly session: AuthSession.AuthSession<E>
-  readonly client: HttpClient.HttpClient.With<EC>
   readonly server: FakeServer.FakeServer
   readonly protectedPath: string
   /** Where refresh requests go, for the 503 and the request counts. */
@@ -154,7 +163,7 @@ const requestsTo = (server: FakeServer.FakeServer, path: string) =>
   Effect.map(server.requests, (requests) => requests.filter((request) => request.path === path).length)
 
 /** Waits, on the real clock, for the session's next `Valid` state after a `Refreshing` one. */
-const nextRefresh = <E>(session: AuthSession.AuthSession<E>) =>
+const nextRefresh = <E>(session: AuthSession.AuthSession<E, unknown>) =>
   session.changes.pipe(
     Stream.dropWhile((state) => state._tag !== "Refreshing"),
     Stream.filter((state) => state._tag === "Valid"),
@@ -165,7 +174,7 @@ const nextRefresh = <E>(session: AuthSession.AuthSession<E>) =>
     })
   )
 
-const tell = <E, EC, EW, RW>(story: Story<E, EC, EW, RW>) => (say: Narration.Say) =>
+const tell = <E, EV, EW, RW>(story: Story<E, EV, EW, RW>) => (say: Narration.Say) =>
   Effect.gen(function*() {
     const { server, session } = story
     const now = Clock.currentTimeMillis
@@ -274,10 +283,7 @@ const main = Effect.gen(function*() {
             refreshPath: `${fakes.ixApi.fake.basePath}/auth/refresh`,
             loggedIn: () => "with an API key and secret",
             rotation: "single-use",
-            wrongCredential: ixApiAuth.createToken({
-              apiKey: Redacted.make(FakeCredentials.ixApi.apiKey),
-              apiSecret: wrong
-            })
+            wrongCredential: ixApiAuth.createToken({ apiKey: FakeCredentials.ixApi.apiKey, apiSecret: wrong })
               .pipe(
                 Effect.zipRight(new Unexpected({ message: "IX-API accepted a wrong secret" })),
                 Effect.catchTags({

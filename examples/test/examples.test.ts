@@ -128,7 +128,7 @@ const examples = [
     script: "occam.ts",
     protectedPath: "GET /me → 200",
     partial: { OCCAM_USERNAME: "ada@example.com", OCCAM_BASE_URL: "http://127.0.0.1:9" },
-    present: ["OCCAM_BASE_URL", "OCCAM_USERNAME"],
+    present: ["OCCAM_USERNAME", "OCCAM_BASE_URL"],
     missing: ["OCCAM_PASSWORD"]
   },
   {
@@ -192,10 +192,12 @@ describe.concurrent("npm run example:* with some variables set: stops and names 
         expect(code).toBe(1)
         // Nothing was done: no request, no narration.
         expect(stdout).toBe("")
-        const message = /^✗ MissingVariables: .*: (.*) (?:is|are) set but (.*) (?:is|are) missing\./m.exec(stderr)
+        const message =
+          /^✗ configuration: \(Missing data at \w+: ".*: (.*) (?:is|are) set but (.*) (?:is|are) missing;/m
+            .exec(stderr)
         expect(message?.[1].split(/, | and /)).toEqual(example.present)
         expect(message?.[2].split(/, | and /)).toEqual(example.missing)
-        expect(stderr).toContain("To run against the real API set")
+        expect(stderr).toContain("; to run against the fake, unset them all")
         expect(leaks(output, Object.values(example.partial).filter((value) => value.startsWith("partial-"))))
           .toEqual([])
       }), timeout)

@@ -13,6 +13,7 @@
  */
 import * as AuthError from "@effect-auth/core/AuthError"
 import * as Endpoint from "@effect-auth/core/Endpoint"
+import * as ProviderConfig from "@effect-auth/core/ProviderConfig"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -68,10 +69,10 @@ export interface Service {
    * `Cookie` header of that user's session, such as `next-auth.session-token=...`). The server
    * answers with a 302 to `<redirectUri>?code=<code>`; the redirect is not followed.
    */
-  readonly authorize: (
-    input: { readonly redirectUri: string },
-    sessionCookie: Redacted.Redacted<string>
-  ) => Effect.Effect<AuthorizationCode, CalError.AuthorizationRejected | AuthError.AuthError>
+  readonly authorize: (input: {
+    readonly redirectUri: string
+    readonly sessionCookie: Redacted.Redacted<string>
+  }) => Effect.Effect<AuthorizationCode, CalError.AuthorizationRejected | AuthError.AuthError>
   /**
    * Exchanges an authorization code for the managed user's tokens. The code goes in
    * `Authorization: Bearer`; the client secret defaults to the configured one.
@@ -181,7 +182,8 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
     const client = yield* Endpoint.makeClient({ baseUrl, provider: "cal" })
     const path = (operation: string) => `/v2/oauth/${encodeURIComponent(options.clientId)}/${operation}`
 
-    const authorize: Service["authorize"] = (input, sessionCookie) => {
+    const authorize: Service["authorize"] = (input) => {
+      const sessionCookie = input.sessionCookie
       const secrets = [sessionCookie]
       return client.execute({
         operation: "cal.authorize",
@@ -267,6 +269,17 @@ export const layer = (options: Options): Layer.Layer<CalOAuth, ConfigError.Confi
   Layer.effect(CalOAuth, make(options))
 
 /**
+ * `CAL_BASE_URL`, defaulting to `https://api.cal.com`; a value that is not a usable base URL
+ * fails with a `ConfigError` at `CAL_BASE_URL`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const baseUrlConfig: Config.Config<string> = ProviderConfig.baseUrl("CAL_BASE_URL", {
+  default: defaultBaseUrl
+})
+
+/**
  * The service configured from `CAL_CLIENT_ID`, `CAL_CLIENT_SECRET` (redacted) and `CAL_BASE_URL`
  * (default `https://api.cal.com`), or from the configs given.
  *
@@ -284,9 +297,9 @@ export const layerConfig = (
     CalOAuth,
     Effect.flatMap(
       Config.all({
-        clientId: options.clientId ?? Config.string("CAL_CLIENT_ID"),
-        clientSecret: options.clientSecret ?? Config.redacted("CAL_CLIENT_SECRET"),
-        baseUrl: options.baseUrl ?? Config.withDefault(Config.string("CAL_BASE_URL"), defaultBaseUrl)
+        clientId: options.clientId ?? ProviderConfig.string("CAL_CLIENT_ID"),
+        clientSecret: options.clientSecret ?? ProviderConfig.secret("CAL_CLIENT_SECRET"),
+        baseUrl: options.baseUrl ?? baseUrlConfig
       }),
       make
     )

@@ -10,22 +10,31 @@
  * token is rejected and no other instance left a newer one in the store, the session has nothing
  * left to log in with and fails with `ReauthenticationRequired`: the user must authorize again.
  *
- * The authenticated client adds `Authorization: Bearer`, and treats both 401 and Cal.com's 498
+ * The session's error type is exact for what it starts from: a session started from a refresh
+ * token (or from the store alone) fails with `InvalidClientSecret`, the errors every provider
+ * shares, and `ReauthenticationRequired`; one started from a code adds `ExchangeRejected`. A
+ * rejected refresh token (`InvalidRefreshToken`) is never returned: it becomes
+ * `ReauthenticationRequired`, or a token another instance stored. Hence three tags: every layer
+ * provides `CalSession` (either kind), and also `CalRefreshTokenSession` or `CalCodeSession`,
+ * exact for one kind (`layerConfig` always builds a refresh-token session).
+ *
+ * The authenticated client resolves relative URLs against the base URL (absolute ones must stay
+ * on its origin), adds `Authorization: Bearer`, and treats both 401 and Cal.com's 498
  * (`ACCESS_TOKEN_IS_EXPIRED`) as "this token is stale": it refreshes once and retries once.
  *
  * @since 0.1.0
  */
 import type * as AuthError from "@effect-auth/core/AuthError"
 import * as AuthSession from "@effect-auth/core/AuthSession"
+import * as ProviderConfig from "@effect-auth/core/ProviderConfig"
 import * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import * as TokenStore from "@effect-auth/core/TokenStore"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -36,35 +45,47 @@ import type * as CalError from "./CalError.js"
 import * as CalOAuth from "./CalOAuth.js"
 
 /**
- * What the session's login and refresh can fail with. `ReauthenticationRequired` is among them:
- * a session started from a code fails with it when asked to log in a second time.
+ * What a session started from a refresh token, or from the store alone, can fail with: a
+ * refresh's errors besides `InvalidRefreshToken`, and `ReauthenticationRequired` when the refresh
+ * token is dead and no other instance stored a newer one.
  *
  * @since 0.1.0
- * @category models
+ * @category errors
  */
-export type SessionError =
-  | CalError.ExchangeRejected
-  | CalError.InvalidRefreshToken
+export type RefreshTokenError =
   | CalError.InvalidClientSecret
   | AuthError.AuthError
   | AuthSession.ReauthenticationRequired
 
 /**
- * The service: the session, and an `HttpClient` bound to Cal.com's base URL that authenticates
- * every request with it.
+ * What a session started from an authorization code can fail with: the exchange's errors,
+ * `ReauthenticationRequired` (the code was exchanged once already and the refresh token is dead),
+ * and a refresh's besides `InvalidRefreshToken`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type CodeError = CalError.ExchangeRejected | RefreshTokenError
+
+/**
+ * What a session of either kind can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SessionError = CodeError
+
+/**
+ * The session and an `HttpClient` bound to Cal.com's base URL that authenticates every request
+ * with it, for a session failing with `E`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Service {
-  readonly session: AuthSession.AuthSession<SessionError>
-  readonly client: HttpClient.HttpClient.With<
-    HttpClientError.HttpClientError | SessionError | AuthSession.SessionClosed
-  >
-}
+export type Service<E = SessionError> = SessionClient.Authenticated<E>
 
 /**
- * A managed user's Cal.com session.
+ * A managed user's Cal.com session of either kind: what every layer of this module provides.
  *
  * @since 0.1.0
  * @category tags
@@ -72,38 +93,71 @@ export interface Service {
 export class CalSession extends Context.Tag("@effect-auth/cal/CalSession")<CalSession, Service>() {}
 
 /**
- * What a session starts from when the store holds nothing for it yet: a refresh token, or an
- * authorization code from `CalOAuth.authorize` (exchanged once, as the first login).
+ * A session started from a refresh token or the store, with its exact error type: provided by
+ * `layerConfig`, and by `layer` given a refresh token or no credentials.
  *
  * @since 0.1.0
- * @category models
+ * @category tags
  */
-export type Credentials =
-  | { readonly refreshToken: Redacted.Redacted<string> }
-  | { readonly code: Redacted.Redacted<string> }
+export class CalRefreshTokenSession extends Context.Tag("@effect-auth/cal/CalRefreshTokenSession")<
+  CalRefreshTokenSession,
+  Service<RefreshTokenError>
+>() {}
 
 /**
- * Options of `make`.
+ * A session started from an authorization code, with its exact error type: provided by `layer`
+ * given a code.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class CalCodeSession extends Context.Tag("@effect-auth/cal/CalCodeSession")<
+  CalCodeSession,
+  Service<CodeError>
+>() {}
+
+/**
+ * A refresh token to start from.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  /** Absent: the session only resumes from what the store holds for it. */
-  readonly credentials?: Credentials | undefined
-  /**
-   * Tells managed users of one OAuth client apart in the store: the session's key is
-   * `cal:<clientId>:<userKey>`. Default: a fingerprint of the configured refresh token or code
-   * (two users configured with their own tokens never share an entry; the entry follows the
-   * configuration across restarts), or `"default"` when the session has no credentials. Give a
-   * stable user id (such as the managed user's id) when the configured token may change.
-   */
-  readonly userKey?: string | undefined
-  /** Refresh this long before expiry (default: the session's, 60 seconds). */
-  readonly skew?: Duration.DurationInput | undefined
-  /** Spread refreshes of several instances by up to this much (default: the session's). */
-  readonly jitter?: Duration.DurationInput | undefined
+export interface RefreshTokenCredentials {
+  readonly refreshToken: Redacted.Redacted<string>
 }
+
+/**
+ * An authorization code from `CalOAuth.authorize`, exchanged once, as the session's first login.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CodeCredentials {
+  readonly code: Redacted.Redacted<string>
+}
+
+/**
+ * What a session starts from when the store holds nothing for it yet.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Credentials = RefreshTokenCredentials | CodeCredentials
+
+/**
+ * How to build a session (see `AuthSession.SessionOptions`). `credentials` may be left out: the
+ * session then only resumes from what the store holds for it. The default `key` is
+ * `cal:<clientId>:<fingerprint of the configured refresh token or code>` (two users configured
+ * with their own tokens never share an entry; the entry follows the configuration across
+ * restarts), or `cal:<clientId>:default` without credentials. Give a stable one (such as
+ * `storeKey(clientId, managedUserId)`) when the configured token may change.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Options<C extends Credentials = Credentials> =
+  & Omit<AuthSession.SessionOptions<C>, "credentials">
+  & { readonly credentials?: C | undefined }
 
 /**
  * The store key of a managed user's session.
@@ -129,108 +183,220 @@ export const fromRefreshToken = (refreshToken: Redacted.Redacted<string>): Token
   })
 
 /** Failures that say the server did not process the exchange: the code is still unspent. */
-const unprocessed = (error: SessionError): boolean =>
+const unprocessed = (error: CodeError): boolean =>
   (error._tag === "TransportError" && !error.mayHaveReachedServer) ||
   (error._tag === "UnexpectedStatus" && (error.status === 429 || error.status === 503))
+
+const isCode = (credentials: Credentials): credentials is CodeCredentials => "code" in credentials
 
 const defaultUserKey = (credentials: Credentials | undefined): string =>
   credentials === undefined
     ? "default"
-    : TokenStore.fingerprint(Redacted.value("code" in credentials ? credentials.code : credentials.refreshToken))
+    : TokenStore.fingerprint(Redacted.value(isCode(credentials) ? credentials.code : credentials.refreshToken))
+
+type RefreshError = CalError.InvalidRefreshToken | CalError.InvalidClientSecret | AuthError.AuthError
+
+const isRefreshRejected = (error: RefreshError): error is CalError.InvalidRefreshToken =>
+  error._tag === "InvalidRefreshToken"
+
+const checked = (options: Options): Effect.Effect<Credentials | undefined, ConfigError.ConfigError> =>
+  options?.credentials === undefined
+    ? Effect.succeed(undefined)
+    : ProviderConfig.requireCredentials(
+      "Cal.com",
+      options.credentials,
+      "{ refreshToken } or { code }",
+      (given: Credentials) =>
+        ProviderConfig.hasFields(given, ["refreshToken"]) || ProviderConfig.hasFields(given, ["code"])
+    )
+
+interface Parts {
+  readonly cal: CalOAuth.Service
+  readonly key: string
+  readonly common: {
+    readonly provider: string
+    readonly key: string
+    readonly refresh: (
+      refreshToken: Redacted.Redacted<string>
+    ) => Effect.Effect<
+      TokenSet.TokenSet,
+      CalError.InvalidRefreshToken | CalError.InvalidClientSecret | AuthError.AuthError
+    >
+    readonly isRefreshRejected: (
+      error: CalError.InvalidRefreshToken | CalError.InvalidClientSecret | AuthError.AuthError
+    ) => error is CalError.InvalidRefreshToken
+  } & ReturnType<typeof AuthSession.passThrough>
+}
+
+const parts = (
+  options: Options,
+  credentials: Credentials | undefined
+): Effect.Effect<Parts, never, CalOAuth.CalOAuth> =>
+  Effect.map(CalOAuth.CalOAuth, (cal) => {
+    const key = options.key ?? storeKey(cal.clientId, defaultUserKey(credentials))
+    return {
+      cal,
+      key,
+      common: {
+        provider: "cal",
+        key,
+        refresh: (refreshToken) => cal.refresh({ refreshToken }),
+        // A refresh that may have reached Cal.com without its answer arriving counts as spent too
+        // (`AuthSession`'s default for single-use refresh tokens): Cal.com deletes the token it
+        // was shown, so presenting it again could only fail.
+        isRefreshRejected,
+        ...AuthSession.passThrough(options)
+      }
+    }
+  })
+
+/** Cal.com answers 498 (`ACCESS_TOKEN_IS_EXPIRED`) for an expired access token, besides 401. */
+const clientOptions = (cal: CalOAuth.Service) => ({
+  baseUrl: cal.baseUrl,
+  isExpired: (response: HttpClientResponse.HttpClientResponse) => response.status === 498
+})
+
+const makeRefreshToken = (
+  { cal, common }: Parts,
+  credentials: RefreshTokenCredentials | undefined
+): Effect.Effect<Service<RefreshTokenError>, never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.flatMap(
+    AuthSession.make({
+      ...common,
+      initial: credentials === undefined ? undefined : fromRefreshToken(credentials.refreshToken)
+    }),
+    (session) => SessionClient.authenticated(session, clientOptions(cal))
+  )
+
+const makeCode = (
+  { cal, common, key }: Parts,
+  credentials: CodeCredentials
+): Effect.Effect<Service<CodeError>, never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const code = credentials.code
+    // A code is spent by the first exchange that reaches the server, whatever its answer:
+    // after that there is nothing to log in with, and only a new authorization helps.
+    const spent = yield* Ref.make(false)
+    const login: Effect.Effect<
+      TokenSet.TokenSet,
+      CalError.ExchangeRejected | AuthError.AuthError | AuthSession.ReauthenticationRequired
+    > = Effect.gen(function*() {
+      if (yield* Ref.getAndSet(spent, true)) {
+        return yield* new AuthSession.ReauthenticationRequired({
+          provider: "cal",
+          key,
+          reason: "the authorization code was already exchanged; authorize the user again"
+        })
+      }
+      return yield* cal.exchange({ code }).pipe(
+        Effect.tapError((error) => unprocessed(error) ? Ref.set(spent, false) : Effect.void)
+      )
+    })
+    const session = yield* AuthSession.make({ ...common, login })
+    return yield* SessionClient.authenticated(session, clientOptions(cal))
+  })
 
 /**
  * Makes the session (scoped: its proactive refresh runs while the scope lives) and its client.
- * Uses the `TokenStore` in context when there is one.
+ * Uses `store`, else the `TokenStore` in context when there is one. Misshapen credentials fail
+ * with a `ConfigError` at `credentials`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
+export function make(
+  options: Options<RefreshTokenCredentials>
+): Effect.Effect<
+  Service<RefreshTokenError>,
+  ConfigError.ConfigError,
+  CalOAuth.CalOAuth | HttpClient.HttpClient | Scope.Scope
+>
+export function make(
+  options: Options<CodeCredentials>
+): Effect.Effect<Service<CodeError>, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient | Scope.Scope>
+export function make(
   options: Options
-): Effect.Effect<Service, never, CalOAuth.CalOAuth | HttpClient.HttpClient | Scope.Scope> =>
-  Effect.gen(function*() {
-    const cal = yield* CalOAuth.CalOAuth
-    const key = storeKey(cal.clientId, options.userKey ?? defaultUserKey(options.credentials))
-    const common: AuthSession.Options<SessionError, never> = {
-      provider: "cal",
-      key,
-      refresh: (refreshToken) => cal.refresh({ refreshToken }),
-      // A refresh that may have reached Cal.com without its answer arriving counts as spent too
-      // (`AuthSession`'s default for single-use refresh tokens): Cal.com deletes the token it
-      // was shown, so presenting it again could only fail.
-      isRefreshRejected: (error) => error._tag === "InvalidRefreshToken",
-      skew: options.skew,
-      jitter: options.jitter
-    }
-
-    const credentials = options.credentials
-    let sessionOptions: AuthSession.Options<SessionError, never> = common
-    if (credentials !== undefined && "code" in credentials) {
-      const code = credentials.code
-      // A code is spent by the first exchange that reaches the server, whatever its answer:
-      // after that there is nothing to log in with, and only a new authorization helps.
-      const spent = yield* Ref.make(false)
-      const login: Effect.Effect<TokenSet.TokenSet, SessionError> = Effect.gen(function*() {
-        if (yield* Ref.getAndSet(spent, true)) {
-          return yield* new AuthSession.ReauthenticationRequired({
-            provider: "cal",
-            key,
-            reason: "the authorization code was already exchanged; authorize the user again"
-          })
-        }
-        return yield* cal.exchange({ code }).pipe(
-          Effect.tapError((error) => unprocessed(error) ? Ref.set(spent, false) : Effect.void)
-        )
-      })
-      sessionOptions = { ...common, login }
-    } else if (credentials !== undefined) {
-      sessionOptions = { ...common, initial: fromRefreshToken(credentials.refreshToken) }
-    }
-
-    const session = yield* AuthSession.make(sessionOptions)
-    const client = yield* SessionClient.make(session, {
-      baseUrl: cal.baseUrl,
-      isExpired: (response) => response.status === 498
-    })
-    return CalSession.of({ session, client })
+): Effect.Effect<Service, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient | Scope.Scope>
+export function make(
+  options: Options
+): Effect.Effect<Service, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient | Scope.Scope> {
+  return Effect.gen(function*() {
+    const credentials = yield* checked(options)
+    const built = yield* parts(options, credentials)
+    return credentials !== undefined && isCode(credentials)
+      ? yield* makeCode(built, credentials)
+      : yield* makeRefreshToken(built, credentials)
   })
+}
 
 /**
- * The session as a layer over a `CalOAuth`.
+ * The session as a layer over a `CalOAuth`. It provides `CalSession`, and
+ * `CalRefreshTokenSession` or `CalCodeSession` for what it starts from.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<CalSession, never, CalOAuth.CalOAuth | HttpClient.HttpClient> =>
-  Layer.scoped(CalSession, make(options))
+export function layer(
+  options: Options<RefreshTokenCredentials>
+): Layer.Layer<CalSession | CalRefreshTokenSession, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient>
+export function layer(
+  options: Options<CodeCredentials>
+): Layer.Layer<CalSession | CalCodeSession, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient>
+export function layer(
+  options: Options
+): Layer.Layer<CalSession, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient>
+export function layer(
+  options: Options
+): Layer.Layer<CalSession, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient> {
+  return Layer.scopedContext(Effect.gen(function*() {
+    const credentials = yield* checked(options)
+    const built = yield* parts(options, credentials)
+    let context: Context.Context<CalSession>
+    if (credentials !== undefined && isCode(credentials)) {
+      const service = yield* makeCode(built, credentials)
+      context = Context.make(CalSession, service).pipe(Context.add(CalCodeSession, service))
+    } else {
+      const service = yield* makeRefreshToken(built, credentials)
+      context = Context.make(CalSession, service).pipe(Context.add(CalRefreshTokenSession, service))
+    }
+    return context
+  }))
+}
 
 /**
- * The session started from the refresh token in `CAL_REFRESH_TOKEN` (redacted), or the config
- * given. The configured token is used only while the store holds nothing for the session: after
- * the first rotation, a persistent `TokenStore` is what keeps a restart working. When it is not
- * set, the session resumes from the store alone.
+ * The refresh token from `CAL_REFRESH_TOKEN` (`Redacted`), or `None` when it is not set.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const credentialsConfig: Config.Config<RefreshTokenCredentials | undefined> = Config.map(
+  ProviderConfig.optionalCredentials({
+    provider: "Cal.com",
+    sets: [{
+      variables: ["CAL_REFRESH_TOKEN"],
+      config: Config.map(ProviderConfig.secret("CAL_REFRESH_TOKEN"), (refreshToken) => ({ refreshToken }))
+    }]
+  }),
+  Option.getOrUndefined
+)
+
+/**
+ * The session started from the refresh token in `CAL_REFRESH_TOKEN` (see `credentialsConfig`),
+ * or the config given. The configured token is used only while the store holds nothing for the
+ * session: after the first rotation, a persistent `TokenStore` is what keeps a restart working.
+ * When it is not set, the session resumes from the store alone. It provides `CalSession` and
+ * `CalRefreshTokenSession`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  options: {
-    readonly refreshToken?: Config.Config<Redacted.Redacted<string>> | undefined
-    readonly userKey?: string | undefined
-    readonly skew?: Duration.DurationInput | undefined
-    readonly jitter?: Duration.DurationInput | undefined
-  } = {}
-): Layer.Layer<CalSession, ConfigError.ConfigError, CalOAuth.CalOAuth | HttpClient.HttpClient> =>
-  Layer.scoped(
-    CalSession,
-    Effect.flatMap(Config.option(options.refreshToken ?? Config.redacted("CAL_REFRESH_TOKEN")), (refreshToken) =>
-      make({
-        credentials: Option.match(refreshToken, {
-          onNone: () => undefined,
-          onSome: (value) => ({ refreshToken: value })
-        }),
-        userKey: options.userKey,
-        skew: options.skew,
-        jitter: options.jitter
-      }))
+  options: AuthSession.SessionConfigOptions<Options<RefreshTokenCredentials>> = {}
+): Layer.Layer<
+  CalSession | CalRefreshTokenSession,
+  ConfigError.ConfigError,
+  CalOAuth.CalOAuth | HttpClient.HttpClient
+> =>
+  Layer.unwrapEffect(
+    Effect.map(options.credentials ?? credentialsConfig, (credentials) => layer({ ...options, credentials }))
   )

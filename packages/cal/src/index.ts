@@ -39,7 +39,16 @@ export * as CalOAuth from "./CalOAuth.js"
  * token is rejected and no other instance left a newer one in the store, the session has nothing
  * left to log in with and fails with `ReauthenticationRequired`: the user must authorize again.
  *
- * The authenticated client adds `Authorization: Bearer`, and treats both 401 and Cal.com's 498
+ * The session's error type is exact for what it starts from: a session started from a refresh
+ * token (or from the store alone) fails with `InvalidClientSecret`, the errors every provider
+ * shares, and `ReauthenticationRequired`; one started from a code adds `ExchangeRejected`. A
+ * rejected refresh token (`InvalidRefreshToken`) is never returned: it becomes
+ * `ReauthenticationRequired`, or a token another instance stored. Hence three tags: every layer
+ * provides `CalSession` (either kind), and also `CalRefreshTokenSession` or `CalCodeSession`,
+ * exact for one kind (`layerConfig` always builds a refresh-token session).
+ *
+ * The authenticated client resolves relative URLs against the base URL (absolute ones must stay
+ * on its origin), adds `Authorization: Bearer`, and treats both 401 and Cal.com's 498
  * (`ACCESS_TOKEN_IS_EXPIRED`) as "this token is stale": it refreshes once and retries once.
  *
  * @since 0.1.0

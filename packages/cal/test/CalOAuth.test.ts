@@ -54,7 +54,7 @@ describe("CalOAuth.authorize", () => {
   it.effect("302: the code comes from Location; the request is a JSON POST carrying the session cookie", () =>
     Effect.gen(function*() {
       const { cal, cookie, fake } = yield* setup()
-      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       assert.deepStrictEqual(yield* fake.codes, [Redacted.value(code)])
 
       const [request] = yield* fake.server.requests
@@ -70,7 +70,7 @@ describe("CalOAuth.authorize", () => {
       const cal = yield* stubbed(() =>
         new Response(null, { status: 200, headers: { location: "https://app.test/cb?state=s&code=abc%2F1" } })
       )
-      const { code } = yield* cal.authorize({ redirectUri: "https://app.test/cb" }, Redacted.make("c=1"))
+      const { code } = yield* cal.authorize({ redirectUri: "https://app.test/cb", sessionCookie: Redacted.make("c=1") })
       assert.strictEqual(Redacted.value(code), "abc/1")
     }))
 
@@ -79,7 +79,9 @@ describe("CalOAuth.authorize", () => {
       const noCode = yield* stubbed(() =>
         new Response(null, { status: 302, headers: { location: "https://app.test/" } })
       )
-      const error = yield* Effect.flip(noCode.authorize({ redirectUri: "https://app.test/" }, Redacted.make("c=1")))
+      const error = yield* Effect.flip(
+        noCode.authorize({ redirectUri: "https://app.test/", sessionCookie: Redacted.make("c=1") })
+      )
       assert.instanceOf(error, AuthError.MalformedResponse)
       assert.deepInclude(error, {
         operation: "cal.authorize",
@@ -89,7 +91,7 @@ describe("CalOAuth.authorize", () => {
 
       const noLocation = yield* stubbed(() => new Response(null, { status: 302 }))
       const missing = yield* Effect.flip(
-        noLocation.authorize({ redirectUri: "https://app.test/" }, Redacted.make("c=1"))
+        noLocation.authorize({ redirectUri: "https://app.test/", sessionCookie: Redacted.make("c=1") })
       )
       assert.deepInclude(missing, { _tag: "MalformedResponse", description: "the Location header is missing" })
     }))
@@ -98,7 +100,7 @@ describe("CalOAuth.authorize", () => {
     Effect.gen(function*() {
       const { cal, cookie } = yield* setup({ clientId: "no-such-client" })
       yield* TestClock.adjust("1500 millis")
-      const error = yield* Effect.flip(cal.authorize({ redirectUri }, cookie))
+      const error = yield* Effect.flip(cal.authorize({ redirectUri, sessionCookie: cookie }))
       assert.instanceOf(error, CalError.AuthorizationRejected)
       assert.deepInclude(error, {
         status: 400,
@@ -117,7 +119,7 @@ describe("CalOAuth.authorize", () => {
   it.effect("400 for a redirect URI the client does not allow", () =>
     Effect.gen(function*() {
       const { cal, cookie } = yield* setup()
-      const error = yield* Effect.flip(cal.authorize({ redirectUri: "https://evil.example/cb" }, cookie))
+      const error = yield* Effect.flip(cal.authorize({ redirectUri: "https://evil.example/cb", sessionCookie: cookie }))
       assert.deepInclude(error, {
         _tag: "AuthorizationRejected",
         status: 400,
@@ -128,21 +130,23 @@ describe("CalOAuth.authorize", () => {
   it.effect("400 when the user already holds a code for this client; allowed again once it is exchanged", () =>
     Effect.gen(function*() {
       const { cal, cookie, fake } = yield* setup()
-      const first = yield* cal.authorize({ redirectUri }, cookie)
-      const error = yield* Effect.flip(cal.authorize({ redirectUri }, cookie))
+      const first = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
+      const error = yield* Effect.flip(cal.authorize({ redirectUri, sessionCookie: cookie }))
       assert.deepInclude(error, {
         _tag: "AuthorizationRejected",
         message: `User with id=${fake.user.id} has already authorized client with id=${fake.client.id}.`
       })
       yield* cal.exchange({ code: first.code })
-      const second = yield* cal.authorize({ redirectUri }, cookie)
+      const second = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       assert.notStrictEqual(Redacted.value(second.code), Redacted.value(first.code))
     }))
 
   it.effect("401 without a logged-in Cal.com session", () =>
     Effect.gen(function*() {
       const { cal } = yield* setup()
-      const error = yield* Effect.flip(cal.authorize({ redirectUri }, Redacted.make("next-auth.session-token=stale")))
+      const error = yield* Effect.flip(
+        cal.authorize({ redirectUri, sessionCookie: Redacted.make("next-auth.session-token=stale") })
+      )
       assert.deepInclude(error, {
         _tag: "AuthorizationRejected",
         status: 401,
@@ -157,7 +161,7 @@ describe("CalOAuth.authorize", () => {
       yield* fake.server.inject(
         Fault.malformedBody({ status: 400, body: "<html>Bad gateway</html>", contentType: "text/html" })
       )
-      const malformed = yield* Effect.flip(cal.authorize({ redirectUri }, cookie))
+      const malformed = yield* Effect.flip(cal.authorize({ redirectUri, sessionCookie: cookie }))
       assert.deepInclude(malformed, {
         _tag: "MalformedResponse",
         status: 400,
@@ -165,7 +169,7 @@ describe("CalOAuth.authorize", () => {
       })
 
       yield* fake.server.inject(Fault.status(403, { body: "{\"message\":\"Forbidden\"}" }))
-      const unexpected = yield* Effect.flip(cal.authorize({ redirectUri }, cookie))
+      const unexpected = yield* Effect.flip(cal.authorize({ redirectUri, sessionCookie: cookie }))
       assert.deepInclude(unexpected, { _tag: "UnexpectedStatus", status: 403, body: "{\"message\":\"Forbidden\"}" })
     }))
 
@@ -177,7 +181,9 @@ describe("CalOAuth.authorize", () => {
           headers: { location: "https://app.test/cb?code=secret-code-1" }
         })
       )
-      const error = yield* Effect.flip(cal.authorize({ redirectUri: "https://app.test/cb" }, Redacted.make("c=1")))
+      const error = yield* Effect.flip(
+        cal.authorize({ redirectUri: "https://app.test/cb", sessionCookie: Redacted.make("c=1") })
+      )
       assert.deepInclude(error, {
         _tag: "UnexpectedStatus",
         status: 303,
@@ -191,7 +197,7 @@ describe("CalOAuth.authorize", () => {
     Effect.gen(function*() {
       const { cal, cookie, fake } = yield* setup()
       yield* fake.server.inject(Fault.lostResponse())
-      const error = yield* Effect.flip(cal.authorize({ redirectUri }, cookie))
+      const error = yield* Effect.flip(cal.authorize({ redirectUri, sessionCookie: cookie }))
       assert.deepInclude(error, { _tag: "TransportError", reason: "Reset", attempts: 1 })
       assert.strictEqual((yield* fake.server.requests).length, 1)
       assert.strictEqual((yield* fake.codes).length, 1)
@@ -203,7 +209,7 @@ describe("CalOAuth.exchange", () => {
     Effect.gen(function*() {
       const { cal, cookie, fake } = yield* setup()
       yield* TestClock.adjust("90 seconds")
-      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       const tokens = yield* cal.exchange({ code })
 
       assert.strictEqual(tokens.tokenType, "Bearer")
@@ -221,7 +227,7 @@ describe("CalOAuth.exchange", () => {
   it.effect("a server without refreshTokenExpiresAt (the 2024 API) leaves the refresh expiry unknown", () =>
     Effect.gen(function*() {
       const { cal, cookie } = yield* setup({ sendRefreshTokenExpiresAt: false })
-      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       const tokens = yield* cal.exchange({ code })
       assert.strictEqual(tokens.refreshExpiresAt, undefined)
       assert.strictEqual(tokens.expiresAt, 60 * 60_000)
@@ -230,7 +236,7 @@ describe("CalOAuth.exchange", () => {
   it.effect("400 for a spent code: ExchangeRejected \"Invalid Authorization Token.\"", () =>
     Effect.gen(function*() {
       const { cal, cookie } = yield* setup()
-      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       yield* cal.exchange({ code })
       const error = yield* Effect.flip(cal.exchange({ code }))
       assert.instanceOf(error, CalError.ExchangeRejected)
@@ -240,7 +246,7 @@ describe("CalOAuth.exchange", () => {
   it.effect("400 for a client secret that does not match: ExchangeRejected \"Invalid OAuth Client.\"", () =>
     Effect.gen(function*() {
       const { cal, cookie } = yield* setup()
-      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       const error = yield* Effect.flip(cal.exchange({ code, clientSecret: Redacted.make("wrong-secret") }))
       assert.deepInclude(error, { _tag: "ExchangeRejected", message: "Invalid OAuth Client." })
     }))
@@ -248,7 +254,7 @@ describe("CalOAuth.exchange", () => {
   it.effect("a 200 that is not the envelope is a MalformedResponse naming the field, never its value", () =>
     Effect.gen(function*() {
       const { cal, cookie, fake } = yield* setup()
-      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       yield* fake.server.inject(Fault.malformedBody({
         body: JSON.stringify({ status: "success", data: { accessToken: "leaked-access", refreshToken: 42 } })
       }))
@@ -267,7 +273,7 @@ describe("CalOAuth.exchange", () => {
   it.effect("a lost response is never replayed: one request, the code is spent", () =>
     Effect.gen(function*() {
       const { cal, cookie, fake } = yield* setup()
-      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       yield* fake.server.clearRequests
       yield* fake.server.inject(Fault.lostResponse())
       const error = yield* Effect.flip(cal.exchange({ code }))
@@ -279,7 +285,7 @@ describe("CalOAuth.exchange", () => {
   it.effect("a 500 is not retried (the code may be spent); a 503 with Retry-After is", () =>
     Effect.gen(function*() {
       const { cal, cookie, fake } = yield* setup()
-      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       yield* fake.server.clearRequests
       yield* fake.server.inject(Fault.status(500, { body: "oops" }))
       assert.deepInclude(yield* Effect.flip(cal.exchange({ code })), { _tag: "UnexpectedStatus", status: 500 })
@@ -387,10 +393,10 @@ describe("CalOAuth secrets", () => {
       })
       const secret = yield* Effect.flip(cal.refresh({ refreshToken: Redacted.make(refreshToken) }))
       assert.deepInclude(secret, { _tag: "InvalidClientSecret", details: { secret: "<redacted>" } })
-      const rejected = yield* Effect.flip(cal.authorize({ redirectUri }, cookie))
+      const rejected = yield* Effect.flip(cal.authorize({ redirectUri, sessionCookie: cookie }))
       assert.deepInclude(rejected, { _tag: "AuthorizationRejected", details: { "<redacted>": "<redacted>" } })
 
-      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       yield* fake.server.inject(Fault.status(400, { body: envelope(400, `code ${Redacted.value(code)} unknown`) }))
       const exchange = yield* Effect.flip(cal.exchange({ code }))
       const tokens = yield* cal.exchange({ code })
@@ -524,7 +530,7 @@ describe("CalOAuth secrets by construction", () => {
     Effect.gen(function*() {
       const { cal, cookie, fake } = yield* setup()
       const { exit, spans } = yield* SpanRecorder.record(Effect.gen(function*() {
-        const { code } = yield* cal.authorize({ redirectUri }, cookie)
+        const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
         const tokens = yield* cal.exchange({ code })
         const refreshed = yield* cal.refresh({ refreshToken: tokens.refreshToken! })
         return [code, tokens, refreshed] as const
@@ -556,7 +562,7 @@ describe("CalOAuth clocks", () => {
     Effect.gen(function*() {
       const { cal, cookie, fake } = yield* setup()
       yield* fake.server.setClockOffset("10 minutes")
-      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: cookie })
       const tokens = yield* cal.exchange({ code })
       // The server wrote 70 minutes on its clock: 60 on ours, at most a second short.
       assert.isAtMost(tokens.expiresAt!, 60 * 60_000)

@@ -30,7 +30,7 @@ describe.each(transports)("CalOAuth over %s on a real socket", (_name, transport
       const redirectUri = fake.client.redirectUris[0]
 
       // The 302 is not followed: the redirect target (an unreachable host) is never contacted.
-      const { code } = yield* cal.authorize({ redirectUri }, Redacted.make(fake.cookie()))
+      const { code } = yield* cal.authorize({ redirectUri, sessionCookie: Redacted.make(fake.cookie()) })
       const tokens = yield* cal.exchange({ code })
       const refreshed = yield* cal.refresh({ refreshToken: tokens.refreshToken! })
 
@@ -76,7 +76,7 @@ describe.each(transports)("CalOAuth over %s on a real socket", (_name, transport
         baseUrl: url
       })
       const rejected = yield* Effect.flip(
-        cal.authorize({ redirectUri: "https://elsewhere.example/" }, Redacted.make(fake.cookie()))
+        cal.authorize({ redirectUri: "https://elsewhere.example/", sessionCookie: Redacted.make(fake.cookie()) })
       )
       assert.deepInclude(rejected, {
         _tag: "AuthorizationRejected",

@@ -1,7 +1,11 @@
+import type * as CalError from "@effect-auth/cal/CalError"
 import * as CalOAuth from "@effect-auth/cal/CalOAuth"
 import * as CalSession from "@effect-auth/cal/CalSession"
+import type * as AuthError from "@effect-auth/core/AuthError"
 import * as AuthSession from "@effect-auth/core/AuthSession"
+import type * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenStore from "@effect-auth/core/TokenStore"
+import * as ErrorTypes from "@effect-auth/testing/ErrorTypes"
 import * as FakeCal from "@effect-auth/testing/FakeCal"
 import * as FakeServer from "@effect-auth/testing/FakeServer"
 import * as Fault from "@effect-auth/testing/Fault"
@@ -59,7 +63,10 @@ describe("CalSession", () => {
       const { deps, fake, refreshBodies, session } = yield* setup
       const store = yield* TokenStore.makeMemory
       const cal = yield* Effect.provide(CalOAuth.CalOAuth, deps)
-      const { code } = yield* cal.authorize({ redirectUri: fake.client.redirectUris[0] }, Redacted.make(fake.cookie()))
+      const { code } = yield* cal.authorize({
+        redirectUri: fake.client.redirectUris[0],
+        sessionCookie: Redacted.make(fake.cookie())
+      })
       const { session: auth } = yield* session({ credentials: { code }, skew: "60 seconds", jitter: 0 }, store)
 
       // Ten concurrent callers share the one exchange.
@@ -304,7 +311,10 @@ describe("CalSession", () => {
     Effect.gen(function*() {
       const { deps, fake, session } = yield* setup
       const cal = yield* Effect.provide(CalOAuth.CalOAuth, deps)
-      const { code } = yield* cal.authorize({ redirectUri: fake.client.redirectUris[0] }, Redacted.make(fake.cookie()))
+      const { code } = yield* cal.authorize({
+        redirectUri: fake.client.redirectUris[0],
+        sessionCookie: Redacted.make(fake.cookie())
+      })
       const { session: auth } = yield* session({ credentials: { code } })
       const tokens = yield* auth.token
       // Someone else spends the session's refresh token.
@@ -347,7 +357,7 @@ describe("CalSession", () => {
       )
     }))
 
-  it.scoped("layerConfig starts from CAL_REFRESH_TOKEN under the key cal:<clientId>:<userKey>", () =>
+  it.scoped("layerConfig starts from CAL_REFRESH_TOKEN under the key it is given", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCal.make()
       const issued = yield* fake.issueTokens()
@@ -359,7 +369,7 @@ describe("CalSession", () => {
           ["CAL_REFRESH_TOKEN", issued.refreshToken]
         ])
       )
-      const layer = CalSession.layerConfig({ userKey: "user-42" }).pipe(
+      const layer = CalSession.layerConfig({ key: CalSession.storeKey(fake.client.id, "user-42") }).pipe(
         Layer.provideMerge(CalOAuth.layerConfig()),
         Layer.provide(FakeServer.layerClient(fake.server)),
         Layer.provide(Layer.succeed(TokenStore.TokenStore, store)),
@@ -375,5 +385,58 @@ describe("CalSession", () => {
           Redacted.value(tokens.accessToken)
         )
       }).pipe(Effect.provide(layer))
+    }))
+})
+
+describe("CalSession error types", () => {
+  // Type tests: `tsc -b` (npm run check) compiles them; at run time they only build effects.
+  type RefreshToken = CalError.InvalidClientSecret | AuthError.AuthError | AuthSession.ReauthenticationRequired
+
+  it.effect("a refresh-token session never returns InvalidRefreshToken: it needs reauthentication instead", () =>
+    Effect.sync(() => {
+      const check = Effect.gen(function*() {
+        const { client, session } = yield* CalSession.CalRefreshTokenSession
+        ErrorTypes.exactly<RefreshToken | AuthSession.SessionClosed>()(session.token)
+        // @ts-expect-error every error a caller can get must be named: here ReauthenticationRequired is left out
+        ErrorTypes.exactly<CalError.InvalidClientSecret | AuthError.AuthError | AuthSession.SessionClosed>()(
+          session.token
+        )
+        ErrorTypes.exactly<SessionClient.ClientError<RefreshToken>>()(client.get("/v2/me"))
+        const handled: Effect.Effect<string> = session.token.pipe(
+          Effect.as("token"),
+          Effect.catchTags({
+            ...ErrorTypes.sharedHandlers,
+            InvalidClientSecret: () => Effect.succeed("secret"),
+            ReauthenticationRequired: () => Effect.succeed("authorize again")
+          })
+        )
+        session.token.pipe(Effect.catchTags({
+          // @ts-expect-error a rejected refresh token becomes ReauthenticationRequired
+          InvalidRefreshToken: () => Effect.void
+        }))
+        session.token.pipe(Effect.catchTags({
+          // @ts-expect-error a refresh-token session exchanges no code
+          ExchangeRejected: () => Effect.void
+        }))
+        return handled
+      })
+      assert.isDefined(check)
+    }))
+
+  it.effect("a code session adds ExchangeRejected, and CalSession covers both kinds", () =>
+    Effect.sync(() => {
+      const check = Effect.gen(function*() {
+        const code = yield* CalSession.CalCodeSession
+        ErrorTypes.exactly<CalError.ExchangeRejected | RefreshToken | AuthSession.SessionClosed>()(code.session.token)
+        const either = yield* CalSession.CalSession
+        ErrorTypes.exactly<CalError.ExchangeRejected | RefreshToken | AuthSession.SessionClosed>()(either.session.token)
+        // @ts-expect-error nor does any Cal.com session fail with InvalidRefreshToken
+        ErrorTypes.exactly<
+          CalError.InvalidRefreshToken | CalError.ExchangeRejected | RefreshToken | AuthSession.SessionClosed
+        >()(
+          either.session.token
+        )
+      })
+      assert.isDefined(check)
     }))
 })

@@ -25,6 +25,7 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -104,18 +105,23 @@ export type State =
   | { readonly _tag: "Closed" }
 
 /**
- * A session. `E` is the union of the errors its login and refresh can fail with.
+ * A session. `E` is exactly what obtaining a token can fail with (see `make`): the login's
+ * errors, the refresh errors that are not a rejection of the refresh token (a rejected refresh
+ * becomes a login, or `ReauthenticationRequired`), and `ReauthenticationRequired` when the
+ * session has nothing to log in with. `EV` is what revoking can fail with (`never` when the
+ * provider cannot revoke). `token` and `refresh` add `SessionClosed`: the one failure of a session
+ * used after its scope closed.
  *
  * @since 0.1.0
  * @category models
  */
-export interface AuthSession<E> {
+export interface AuthSession<E, EV = never> {
   readonly provider: string
   readonly key: string
   /** A valid token set: the current one, or the result of the one in-flight login or refresh. */
-  readonly token: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>
+  readonly token: Effect.Effect<TokenSet.TokenSet, E | SessionClosed>
   /** The access token of `token`. */
-  readonly accessToken: Effect.Effect<Redacted.Redacted<string>, E | ReauthenticationRequired | SessionClosed>
+  readonly accessToken: Effect.Effect<Redacted.Redacted<string>, E | SessionClosed>
   /**
    * Marks the token a server rejected (after a 401) as unusable. Only the current token is
    * affected: however many callers report the same token, the session refetches once, and a
@@ -123,12 +129,12 @@ export interface AuthSession<E> {
    */
   readonly invalidate: (seen: TokenSet.TokenSet) => Effect.Effect<void>
   /** Refreshes now, whatever the expiry, and returns the new token set. */
-  readonly refresh: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>
+  readonly refresh: Effect.Effect<TokenSet.TokenSet, E | SessionClosed>
   /**
    * Revokes the token when the provider can, then forgets it and clears the store. The token is
    * forgotten and the store cleared even when the revoke fails; its error is then returned.
    */
-  readonly logout: Effect.Effect<void, E>
+  readonly logout: Effect.Effect<void, EV>
   /** The current state. */
   readonly state: Effect.Effect<State>
   /** The current state, then every change. */
@@ -136,12 +142,14 @@ export interface AuthSession<E> {
 }
 
 /**
- * How to build a session.
+ * How to build a session. `EL`, `ER` and `EV` are the errors of `login`, `refresh` and `revoke`;
+ * `X` is the part of `ER` that `isRefreshRejected` recognises as a dead refresh token, which
+ * never reaches a caller (see `make`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options<E, R> {
+export interface Options<EL = never, ER = never, X extends ER = never, EV = never, R = never> {
   /** The provider name, used in spans, metrics and errors (such as `"occam"`). */
   readonly provider: string
   /**
@@ -153,14 +161,18 @@ export interface Options<E, R> {
   /** Put the key itself, not its digest, in spans and log annotations. Default: false. */
   readonly showKey?: boolean | undefined
   /** Obtains a fresh token set from credentials; absent when the session has none. */
-  readonly login?: Effect.Effect<TokenSet.TokenSet, E, R> | undefined
+  readonly login?: Effect.Effect<TokenSet.TokenSet, EL, R> | undefined
   /** Exchanges a refresh token for a new token set; absent when the provider has no refresh. */
-  readonly refresh?: ((refreshToken: Redacted.Redacted<string>) => Effect.Effect<TokenSet.TokenSet, E, R>) | undefined
+  readonly refresh?: ((refreshToken: Redacted.Redacted<string>) => Effect.Effect<TokenSet.TokenSet, ER, R>) | undefined
   /**
    * Whether a refresh failure means the refresh token is dead (rather than a passing fault).
-   * Default: never, so only a refresh that may have been spent (below) counts besides.
+   * Default: never, so only a refresh that may have been spent (below) counts besides. Give a
+   * refinement (`(error): error is RefreshTokenExpired => ...`) and the errors it recognises
+   * leave the session's error type: the session answers them by logging in again, or with
+   * `ReauthenticationRequired`, never by returning them. A plain predicate works the same at
+   * run time and leaves the type as it is.
    */
-  readonly isRefreshRejected?: ((error: E) => boolean) | undefined
+  readonly isRefreshRejected?: ((error: ER) => error is X) | ((error: ER) => boolean) | undefined
   /**
    * Whether the refresh token is spent by presenting it (`"single-use"`, the default: a
    * rotating refresh token) or stays valid (`"replayable"`, such as Cognito's). A single-use
@@ -169,7 +181,7 @@ export interface Options<E, R> {
    */
   readonly refreshGrant?: "single-use" | "replayable" | undefined
   /** Revokes a token set at the provider; absent when the provider cannot. */
-  readonly revoke?: ((tokens: TokenSet.TokenSet) => Effect.Effect<void, E, R>) | undefined
+  readonly revoke?: ((tokens: TokenSet.TokenSet) => Effect.Effect<void, EV, R>) | undefined
   /**
    * Revoke when the session's scope closes (once, and only when a token is held; the store entry
    * is then removed too, since a revoked token is of no use to the next run). Default: false.
@@ -189,7 +201,7 @@ export interface Options<E, R> {
    * stops only on `ReauthenticationRequired` (until a new token arrives). Default:
    * `defaultRetrySchedule` (exponential from 1 second with jitter, capped at 60 seconds).
    */
-  readonly retrySchedule?: Schedule.Schedule<unknown, E | ReauthenticationRequired | SessionClosed> | undefined
+  readonly retrySchedule?: Schedule.Schedule<unknown, EL | ER | ReauthenticationRequired | SessionClosed> | undefined
   /**
    * The sustained pace of logins and refreshes: at most one per this interval, after a burst of
    * `refreshBurst`. Also the first backoff window after repeated failures (doubling, at most 60
@@ -198,7 +210,90 @@ export interface Options<E, R> {
    * cost. Default: 1 second (`defaultMinRefreshInterval`).
    */
   readonly minRefreshInterval?: Duration.DurationInput | undefined
+  /**
+   * Where the tokens are kept. Default: the `TokenStore` in context when there is one, else the
+   * session's memory only.
+   */
+  readonly store?: TokenStore.Service | undefined
 }
+
+/**
+ * The options of every provider's session (`OccamSession.layer`, `IxApiSession.layer`,
+ * `CalSession.layer`, `EnduroSatSession.layer`, and their `make`): the same names and meanings
+ * everywhere, only `C`, the provider's `Credentials`, differs.
+ *
+ * ```ts
+ * OccamSession.layer({ credentials: { apiKey }, skew: "2 minutes" })
+ * IxApiSession.layer({ credentials: { apiKey, apiSecret }, key: "ix-api:ops" })
+ * CalSession.layer({ credentials: { refreshToken }, store })
+ * EnduroSatSession.layer({ credentials: { username, password }, revokeOnClose: true })
+ * ```
+ *
+ * Secrets in credentials are `Redacted` and nothing else is: a password, an API secret, a
+ * refresh token or an authorization code is; a username, a client id or an IX-API key id is a
+ * plain string. A session built without credentials (from plain JavaScript, say) fails with a
+ * `ConfigError` at `credentials` when its layer is built.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SessionOptions<C> {
+  /** What the session authenticates with: the provider's `Credentials`. */
+  readonly credentials: C
+  /**
+   * The `TokenStore` key. Default: one per identity, derived from the credentials (each
+   * provider's README says how; secrets only as a fingerprint), so two identities never share an
+   * entry. Give one when the credentials may change but the identity does not.
+   */
+  readonly key?: string | undefined
+  /** Refresh this long before expiry. Default: `defaultSkew` (60 seconds). */
+  readonly skew?: Duration.DurationInput | undefined
+  /** Refresh up to this much earlier again, at random. Default: `defaultJitter` (30 seconds). */
+  readonly jitter?: Duration.DurationInput | undefined
+  /**
+   * Where the tokens are kept. Default: the `TokenStore` in context when there is one, else the
+   * session's memory only.
+   */
+  readonly store?: TokenStore.Service | undefined
+}
+
+/**
+ * The `make` options that a provider passes on from its `SessionOptions` as they are: `skew`,
+ * `jitter` and `store` (and `revokeOnClose` where the provider can revoke).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const passThrough = (
+  options: Omit<RevocableSessionOptions<unknown>, "credentials">
+): Pick<Options, "skew" | "jitter" | "store" | "revokeOnClose"> => ({
+  skew: options.skew,
+  jitter: options.jitter,
+  store: options.store,
+  revokeOnClose: options.revokeOnClose
+})
+
+/**
+ * `SessionOptions` of a provider that can revoke tokens (EnduroSat).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RevocableSessionOptions<C> extends SessionOptions<C> {
+  /** Revoke the tokens when the session's scope closes. Default: false. */
+  readonly revokeOnClose?: boolean | undefined
+}
+
+/**
+ * The options of every provider's `layerConfig`: `SessionOptions` whose credentials come from
+ * `Config` (each provider's variables by default).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SessionConfigOptions<O extends { readonly credentials?: unknown }> =
+  & Omit<O, "credentials">
+  & { readonly credentials?: Config.Config<O["credentials"]> | undefined }
 
 /**
  * The default `skew`: refresh 60 seconds before the access token expires.
@@ -418,18 +513,48 @@ const storeRetrySchedule = Schedule.exponential("200 millis").pipe(
 )
 
 /**
+ * A refresh the provider refused as dead (`isRefreshRejected`). It travels as a value, not an
+ * error, so that the session's error type need not carry it: it always ends in `recover`.
+ */
+class Rejected {
+  constructor(readonly error: unknown) {}
+}
+
+/** How a session gets a token when it cannot refresh: its credentials, or nothing to log in with. */
+type Login<E, R> =
+  | { readonly _tag: "Credentials"; readonly login: Effect.Effect<TokenSet.TokenSet, E, R> }
+  | { readonly _tag: "None"; readonly stuck: (error: ReauthenticationRequired) => E }
+
+/** The options that carry no error type. */
+type Settings = Omit<Options, "login" | "refresh" | "isRefreshRejected" | "revoke" | "retrySchedule">
+
+/**
+ * What `make` hands a session: `E` is what obtaining a token can fail with, `ER` what the
+ * provider's refresh fails with before `settle` turns its rejections into `Rejected`.
+ */
+interface Plan<E, ER, EV, R> {
+  readonly settings: Settings
+  readonly login: Login<E, R>
+  readonly refresh: ((refreshToken: Redacted.Redacted<string>) => Effect.Effect<TokenSet.TokenSet, ER, R>) | undefined
+  readonly settle: (refreshed: Effect.Effect<TokenSet.TokenSet, ER>) => Effect.Effect<TokenSet.TokenSet | Rejected, E>
+  readonly revoke: ((tokens: TokenSet.TokenSet) => Effect.Effect<void, EV, R>) | undefined
+  readonly retrySchedule: Schedule.Schedule<unknown, E | SessionClosed>
+}
+
+/**
  * A session. Its mutable fields are read without a lock and written only inside synchronous
  * steps (`Effect.sync` / `Effect.suspend`), which JavaScript runs to completion: the same
  * guarantee a `Ref` gives, without a `Ref` per field. Everything that is not per-session lives
  * on the prototype: an idle session is a handful of small objects.
  */
-class SessionImpl<E, R> implements AuthSession<E> {
+class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
   readonly provider: string
   readonly key: string
   readonly label: string
-  readonly token: Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>
+  private readonly options: Settings
+  readonly token: Effect.Effect<TokenSet.TokenSet, E | SessionClosed>
   readonly invalidate: (seen: TokenSet.TokenSet) => Effect.Effect<void>
-  private cell: Cell<E | ReauthenticationRequired | SessionClosed>
+  private cell: Cell<E | SessionClosed>
   private current: State
   private hub: PubSub.PubSub<State> | undefined = undefined
   private alarm: Alarm | undefined = undefined
@@ -440,12 +565,12 @@ class SessionImpl<E, R> implements AuthSession<E> {
   /** Consecutive failed fetches, and until when callers get the last one without a request. */
   private failures = 0
   private failedUntil = -Infinity
-  private lastFailure: Cause.Cause<E | ReauthenticationRequired | SessionClosed> | undefined = undefined
+  private lastFailure: Cause.Cause<E | SessionClosed> | undefined = undefined
   /** Tokens `persist` could not write, until `finish` hands them to the background writer. */
   private unpersisted: TokenSet.TokenSet | undefined = undefined
 
   constructor(
-    private readonly options: Options<E, R>,
+    private readonly plan: Plan<E, ER, EV, R>,
     private readonly scope: Scope.Scope,
     private readonly captured: Context.Context<R>,
     private readonly store: TokenStore.Service,
@@ -454,9 +579,10 @@ class SessionImpl<E, R> implements AuthSession<E> {
     initial: Held | undefined,
     state: State
   ) {
-    this.provider = options.provider
-    this.key = options.key
-    this.label = labelOf(options)
+    this.options = plan.settings
+    this.provider = plan.settings.provider
+    this.key = plan.settings.key
+    this.label = labelOf(plan.settings)
     this.cell = cellOf(initial, undefined)
     this.current = state
     // The hot path: one field read and one clock read while the held token is valid.
@@ -475,22 +601,22 @@ class SessionImpl<E, R> implements AuthSession<E> {
       })
   }
 
-  get accessToken(): Effect.Effect<Redacted.Redacted<string>, E | ReauthenticationRequired | SessionClosed> {
+  get accessToken(): Effect.Effect<Redacted.Redacted<string>, E | SessionClosed> {
     return Effect.map(this.token, (tokens) => tokens.accessToken)
   }
 
-  get refresh(): Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed> {
+  get refresh(): Effect.Effect<TokenSet.TokenSet, E | SessionClosed> {
     return this.shared(force)
   }
 
-  get logout(): Effect.Effect<void, E> {
+  get logout(): Effect.Effect<void, EV> {
     return Effect.gen(this, function*() {
       // Let a login or refresh in flight land first, so that it cannot bring the token back.
       const pending = this.cell.inflight
       if (pending !== undefined) yield* Effect.exit(Deferred.await(pending))
       const held = yield* this.forget()
-      if (held !== undefined && this.options.revoke !== undefined) {
-        yield* this.call("effect-auth.revoke", undefined, this.options.revoke(held.tokens))
+      if (held !== undefined && this.plan.revoke !== undefined) {
+        yield* this.call("effect-auth.revoke", undefined, this.plan.revoke(held.tokens))
       }
     }).pipe(Effect.ensuring(Effect.zipRight(this.removeFromStore(), this.publish({ _tag: "Empty" }))))
   }
@@ -521,7 +647,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
   /** Runs when the session's scope closes, after the session's fibers were interrupted. */
   private close(): Effect.Effect<void> {
     this.closed = true
-    const revoke = this.options.revoke
+    const revoke = this.plan.revoke
     return Effect.flatMap(
       this.forget(),
       (held) =>
@@ -556,7 +682,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
       const loop = attempt.pipe(
         Effect.tapError((error) => warn(this, "effect-auth: proactive refresh failed", error)),
         Effect.retry({
-          schedule: this.options.retrySchedule ?? defaultRetrySchedule,
+          schedule: this.plan.retrySchedule,
           while: (error) => !(error instanceof ReauthenticationRequired) && !(error instanceof SessionClosed)
         }),
         Effect.ignore
@@ -649,11 +775,11 @@ class SessionImpl<E, R> implements AuthSession<E> {
    * Runs one of the provider's effects: with the context the session was built in (under the
    * span of whoever triggered it), in its own span, counted.
    */
-  private call<A>(
+  private call<A, E1>(
     name: string,
     metric: Metric.Metric.Counter<number> | undefined,
-    effect: Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E> {
+    effect: Effect.Effect<A, E1, R>
+  ): Effect.Effect<A, E1> {
     const captured = this.captured
     const provided = Effect.mapInputContext(
       effect,
@@ -674,7 +800,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
   }
 
   /** A login or refresh, paced by the token bucket: it waits (on the `Clock`) for its turn. */
-  private paced<A>(name: string, metric: Metric.Metric.Counter<number>, effect: Effect.Effect<A, E, R>) {
+  private paced<A, E1>(name: string, metric: Metric.Metric.Counter<number>, effect: Effect.Effect<A, E1, R>) {
     return Effect.suspend(() => {
       const interval = Duration.toMillis(this.options.minRefreshInterval ?? defaultMinRefreshInterval)
       const now = this.clock.unsafeCurrentTimeMillis()
@@ -781,28 +907,30 @@ class SessionImpl<E, R> implements AuthSession<E> {
     expected: number | undefined,
     reason: string,
     cause?: unknown
-  ): Effect.Effect<Held, E | ReauthenticationRequired> {
-    const login = this.options.login
-    return login === undefined
-      ? Effect.fail(
+  ): Effect.Effect<Held, E> {
+    const login = this.plan.login
+    return login._tag === "None"
+      ? Effect.fail(login.stuck(
         new ReauthenticationRequired({
           provider: this.provider,
           key: this.key,
           reason: cause === undefined ? reason : `${reason} (${describe(cause)})`,
           cause
         })
-      )
-      : Effect.flatMap(this.paced("effect-auth.login", logins, login), (tokens) => this.persist(tokens, expected))
+      ))
+      : Effect.flatMap(this.paced("effect-auth.login", logins, login.login), (tokens) => this.persist(tokens, expected))
   }
 
-  /** Whether a refresh failure means the refresh token must never be presented again. */
+  /**
+   * Whether a refresh failure the provider did not reject still means the refresh token must
+   * never be presented again: a single-use token whose refresh may have reached the server.
+   */
   private isSpent(error: E): boolean {
-    return (this.options.isRefreshRejected?.(error) ?? false) ||
-      (this.options.refreshGrant !== "replayable" && AuthError.mayHaveBeenProcessed(error))
+    return this.options.refreshGrant !== "replayable" && AuthError.mayHaveBeenProcessed(error)
   }
 
-  private obtain(base: Held | undefined, adopted: boolean): Effect.Effect<Held, E | ReauthenticationRequired> {
-    const refresh = this.options.refresh
+  private obtain(base: Held | undefined, adopted: boolean): Effect.Effect<Held, E> {
+    const refresh = this.plan.refresh
     const refreshToken = base?.tokens.refreshToken
     if (
       base === undefined || refresh === undefined || refreshToken === undefined || !base.refreshable ||
@@ -810,16 +938,19 @@ class SessionImpl<E, R> implements AuthSession<E> {
     ) {
       return this.loginOr(base?.version, base === undefined ? "no token and no credentials" : "no usable refresh token")
     }
-    return Effect.matchEffect(this.paced("effect-auth.refresh", refreshes, refresh(refreshToken)), {
-      onSuccess: (next) => this.persist(TokenSet.merge(base.tokens, next), base.version),
-      onFailure: (error) => this.isSpent(error) ? this.recover(base, adopted, error) : Effect.fail(error)
+    return Effect.matchEffect(this.plan.settle(this.paced("effect-auth.refresh", refreshes, refresh(refreshToken))), {
+      onSuccess: (next) =>
+        next instanceof Rejected
+          ? this.recover(base, adopted, next.error, true)
+          : this.persist(TokenSet.merge(base.tokens, next), base.version),
+      onFailure: (error) => this.isSpent(error) ? this.recover(base, adopted, error, false) : Effect.fail(error)
     })
   }
 
   // The refresh token was refused, or may have been spent without an answer. If another
   // instance rotated it first, its tokens are in the store: take them (refreshing once with
   // them if their access token is stale). Otherwise never present this refresh token again.
-  private recover(rejected: Held, adopted: boolean, error: E): Effect.Effect<Held, E | ReauthenticationRequired> {
+  private recover(rejected: Held, adopted: boolean, error: unknown, refused: boolean): Effect.Effect<Held, E> {
     return Effect.gen(this, function*() {
       const stored = yield* this.readStore()
       if (Option.isSome(stored) && !sameTokens(stored.value.tokens, rejected.tokens)) {
@@ -833,7 +964,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
       if (cell.held !== undefined && cell.held.tokens === rejected.tokens) {
         this.cell = cellOf({ ...cell.held, refreshable: false }, cell.inflight)
       }
-      const reason = this.options.isRefreshRejected?.(error) === true
+      const reason = refused
         ? "the refresh token was rejected"
         : "the refresh token may have been spent: the answer to its refresh was lost"
       return yield* this.loginOr(rejected.version, reason, error)
@@ -844,7 +975,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
    * One fetch, under the store's refresh lease: whoever held it before may have left a token
    * that makes this fetch unnecessary, so the store is read first, then the provider asked.
    */
-  private cycle(mode: Mode): Effect.Effect<Held, E | ReauthenticationRequired> {
+  private cycle(mode: Mode): Effect.Effect<Held, E> {
     const body = Effect.gen(this, function*() {
       const held = this.cell.held
       const stored = yield* this.readStore()
@@ -879,8 +1010,8 @@ class SessionImpl<E, R> implements AuthSession<E> {
   // --- single flight --------------------------------------------------------------------------
 
   private finish(
-    deferred: Deferred.Deferred<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>,
-    exit: Exit.Exit<Held, E | ReauthenticationRequired>
+    deferred: Deferred.Deferred<TokenSet.TokenSet, E | SessionClosed>,
+    exit: Exit.Exit<Held, E>
   ): Effect.Effect<void> {
     return Exit.match(exit, {
       onSuccess: (held) =>
@@ -938,8 +1069,8 @@ class SessionImpl<E, R> implements AuthSession<E> {
 
   private decide(
     mode: Mode,
-    makeDeferred: () => Deferred.Deferred<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>
-  ): Step<E | ReauthenticationRequired | SessionClosed> {
+    makeDeferred: () => Deferred.Deferred<TokenSet.TokenSet, E | SessionClosed>
+  ): Step<E | SessionClosed> {
     const cell = this.cell
     if (this.closed) return { _tag: "Fail", cause: Cause.fail(this.closedError()) }
     if (mode._tag === "Ahead" && (cell.held === undefined || cell.held.tokens !== mode.tokens)) {
@@ -965,7 +1096,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
   // fetch goes on for the others.
   private begin(
     mode: Mode
-  ): Effect.Effect<Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed>> {
+  ): Effect.Effect<Effect.Effect<TokenSet.TokenSet, E | SessionClosed>> {
     return Effect.uninterruptible(
       Effect.withFiberRuntime((fiber) => {
         // Only the caller that starts a fetch needs a `Deferred`: joiners and callers served from
@@ -991,7 +1122,7 @@ class SessionImpl<E, R> implements AuthSession<E> {
     )
   }
 
-  private shared(mode: Mode): Effect.Effect<TokenSet.TokenSet, E | ReauthenticationRequired | SessionClosed> {
+  private shared(mode: Mode): Effect.Effect<TokenSet.TokenSet, E | SessionClosed> {
     return Effect.flatten(this.begin(mode))
   }
 }
@@ -1042,6 +1173,12 @@ class SessionImpl<E, R> implements AuthSession<E> {
  *   `ReauthenticationRequired` carrying the failure as its `cause`. Any other refresh failure
  *   fails the callers with that error and leaves the state `Failed`.
  *
+ * The error type says exactly what callers can get. With a `login`: its errors, and the refresh
+ * errors `isRefreshRejected` does not recognise (a recognised one is answered by logging in). Without
+ * one: those refresh errors and `ReauthenticationRequired`. `token` and `refresh` add
+ * `SessionClosed`; `logout` fails with what `revoke` fails with. Give `isRefreshRejected` as a
+ * refinement for the recognised errors to leave the type.
+ *
  * Every login, refresh and revoke runs in a span (`effect-auth.login`, `effect-auth.refresh`,
  * `effect-auth.revoke`, with the attributes `effect-auth.provider` and `effect-auth.session`,
  * the session's label: a digest of its key unless `showKey`) and counts in the metrics of this
@@ -1050,12 +1187,45 @@ class SessionImpl<E, R> implements AuthSession<E> {
  * @since 0.1.0
  * @category constructors
  */
-export const make = <E, R>(options: Options<E, R>): Effect.Effect<AuthSession<E>, never, R | Scope.Scope> =>
+export function make<EL, ER = never, X extends ER = never, EV = never, R = never>(
+  options: Options<EL, ER, X, EV, R> & { readonly login: Effect.Effect<TokenSet.TokenSet, EL, R> }
+): Effect.Effect<AuthSession<EL | Exclude<ER, X>, EV>, never, R | Scope.Scope>
+export function make<ER = never, X extends ER = never, EV = never, R = never>(
+  options: Options<never, ER, X, EV, R> & { readonly login?: undefined }
+): Effect.Effect<AuthSession<Exclude<ER, X> | ReauthenticationRequired, EV>, never, R | Scope.Scope>
+export function make<EL, ER, X extends ER, EV, R>(
+  options: Options<EL, ER, X, EV, R>
+): Effect.Effect<AuthSession<EL | Exclude<ER, X> | ReauthenticationRequired, EV>, never, R | Scope.Scope>
+export function make<EL, ER, X extends ER, EV, R>(
+  options: Options<EL, ER, X, EV, R>
+): Effect.Effect<AuthSession<EL | Exclude<ER, X> | ReauthenticationRequired, EV>, never, R | Scope.Scope> {
+  // One implementation for both signatures: `ReauthenticationRequired` is built in one place,
+  // `loginOr`, and only when `login` is `None`, which is why a session with a login never fails
+  // with it (unless its own login does).
+  const rejects = options.isRefreshRejected
+  const isRejected = (error: ER): error is X => rejects !== undefined && rejects(error)
+  const login: Login<EL | Exclude<ER, X> | ReauthenticationRequired, R> = options.login === undefined
+    ? { _tag: "None", stuck: (error) => error }
+    : { _tag: "Credentials", login: options.login }
+  const { isRefreshRejected: _, login: __, refresh, retrySchedule, revoke, ...settings } = options
+  return build({
+    settings,
+    login,
+    refresh,
+    settle: (refreshed) => Effect.catchIf(refreshed, isRejected, (error) => Effect.succeed(new Rejected(error))),
+    revoke,
+    retrySchedule: retrySchedule ?? defaultRetrySchedule
+  })
+}
+
+const build = <E, ER, EV, R>(plan: Plan<E, ER, EV, R>): Effect.Effect<AuthSession<E, EV>, never, R | Scope.Scope> =>
   Effect.gen(function*() {
+    const options = plan.settings
     const scope = yield* Effect.scope
     const captured = yield* Effect.context<R>()
     const clock = yield* Effect.clock
-    const store = Option.getOrElse(yield* Effect.serviceOption(TokenStore.TokenStore), () => memoryOnly)
+    const store = options.store ??
+      Option.getOrElse(yield* Effect.serviceOption(TokenStore.TokenStore), () => memoryOnly)
     const label = { provider: options.provider, label: labelOf(options) }
     const stored = yield* store.get(options.key).pipe(
       Effect.catchAll((error) =>
@@ -1072,7 +1242,7 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<AuthSession<E>
     const state: State = initial !== undefined && TokenSet.isValidAt(initial.tokens, clock.unsafeCurrentTimeMillis())
       ? { _tag: "Valid", expiresAt: initial.tokens.expiresAt }
       : { _tag: "Empty" }
-    const session = new SessionImpl(options, scope, captured, store, clock, timerFor(clock), initial, state)
+    const session = new SessionImpl(plan, scope, captured, store, clock, timerFor(clock), initial, state)
     // Added before any fiber is forked into the scope, so it runs after they are interrupted.
     yield* Scope.addFinalizer(scope, session.finalizer())
     yield* store.subscribe(options.key, (entry) => session.adopt(entry)).pipe(

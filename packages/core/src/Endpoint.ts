@@ -32,6 +32,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as AuthError from "./AuthError.js"
+import { baseUrlProblem } from "./internal/baseUrl.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as Scrubber from "./Scrubber.js"
 
@@ -204,21 +205,10 @@ export const validateBaseUrl = (
   baseUrl: string,
   path: ReadonlyArray<string> = ["baseUrl"]
 ): Effect.Effect<string, ConfigError.ConfigError> => {
-  const invalid = (why: string) => Effect.fail(ConfigError.InvalidData([...path], why))
-  let url: URL
-  try {
-    url = new URL(baseUrl)
-  } catch {
-    return invalid(`${JSON.stringify(baseUrl)} is not an absolute URL (expected https://host[/path])`)
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return invalid(`the scheme must be http or https, not ${url.protocol.slice(0, -1)}`)
-  }
-  if (url.username !== "" || url.password !== "") {
-    return invalid("the URL must not carry a user name or password")
-  }
-  if (url.search !== "" || url.hash !== "") return invalid("the URL must not have a query or fragment")
-  return Effect.succeed(baseUrl.replace(/\/+$/, ""))
+  const problem = baseUrlProblem(baseUrl)
+  return problem === undefined
+    ? Effect.succeed(baseUrl.replace(/\/+$/, ""))
+    : Effect.fail(ConfigError.InvalidData([...path], problem))
 }
 
 /**

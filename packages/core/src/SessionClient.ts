@@ -1,6 +1,7 @@
 /**
  * Authenticated `HttpClient`s: the user's own calls to a provider's API, with the session's
- * access token attached and a token the server rejected replaced once.
+ * access token attached and a token the server rejected replaced once, and the shape every
+ * provider session shares (`Authenticated`), for code that serves several providers.
  *
  * @since 0.1.0
  */
@@ -12,9 +13,68 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as AuthSession from "./AuthSession.js"
 import * as Scrubber from "./Scrubber.js"
+
+/**
+ * A request for an absolute URL on another origin than the provider's, refused before it was
+ * sent (so before the session's bearer token was attached): a pagination link or a redirect
+ * target taken from a response must not carry the token to another host. It names the two
+ * origins (scheme, host and port) and nothing of the path or query.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ForeignOrigin extends Schema.TaggedError<ForeignOrigin>("@effect-auth/core/ForeignOrigin")(
+  "ForeignOrigin",
+  {
+    /** The origin of the provider's base URL, the only one the client sends to. */
+    expected: Schema.String,
+    /** The origin of the refused request (`"null"` for a URL without one, such as `mailto:`). */
+    requested: Schema.String
+  }
+) {
+  override get message(): string {
+    return `refused to send the session's token to ${this.requested}: the client only sends to ${this.expected}`
+  }
+}
+
+/**
+ * What every provider session offers (each provider's `Service` is one): the session and an
+ * `HttpClient` for the provider's API that authenticates with it. Code that serves several
+ * providers takes this instead of a provider's service:
+ *
+ * ```ts
+ * const me = <E>(authenticated: SessionClient.Authenticated<E>) => authenticated.client.get("/me")
+ * me(yield* OccamSession.OccamSession)
+ * ```
+ *
+ * `E` is what obtaining a token can fail with and `EV` what revoking can (see
+ * `AuthSession.AuthSession`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Authenticated<E, EV = never> {
+  readonly session: AuthSession.AuthSession<E, EV>
+  /**
+   * The `HttpClient` the session was built over, bound to the provider's base URL: a relative
+   * URL (`client.get("/agents")`) is resolved against it, an absolute URL on the provider's
+   * origin (a pagination link) is sent as it is, and any other origin fails with
+   * `ForeignOrigin` without a request. Every request carries the session's bearer token.
+   */
+  readonly client: HttpClient.HttpClient.With<ClientError<E>>
+}
+
+/**
+ * What an authenticated client (`make`) can fail with, for a session failing with `E`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientError<E> = HttpClientError.HttpClientError | E | AuthSession.SessionClosed | ForeignOrigin
 
 /**
  * Options of `withSession`.
@@ -61,23 +121,23 @@ const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect
  */
 export const withSession: {
   <E>(
-    session: AuthSession.AuthSession<E>,
+    session: AuthSession.AuthSession<E, unknown>,
     options?: Options
   ): <E2, R>(
     client: HttpClient.HttpClient.With<E2, R>
-  ) => HttpClient.HttpClient.With<E2 | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed, R>
+  ) => HttpClient.HttpClient.With<E2 | E | AuthSession.SessionClosed, R>
   <E2, R, E>(
     client: HttpClient.HttpClient.With<E2, R>,
-    session: AuthSession.AuthSession<E>,
+    session: AuthSession.AuthSession<E, unknown>,
     options?: Options
-  ): HttpClient.HttpClient.With<E2 | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed, R>
+  ): HttpClient.HttpClient.With<E2 | E | AuthSession.SessionClosed, R>
 } = dual(
   (args) => Predicate.hasProperty(args[0], HttpClient.TypeId),
   <E2, R, E>(
     client: HttpClient.HttpClient.With<E2, R>,
-    session: AuthSession.AuthSession<E>,
+    session: AuthSession.AuthSession<E, unknown>,
     options?: Options
-  ): HttpClient.HttpClient.With<E2 | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed, R> => {
+  ): HttpClient.HttpClient.With<E2 | E | AuthSession.SessionClosed, R> => {
     const isExpired = options?.isExpired
     const rejected = (response: HttpClientResponse.HttpClientResponse) =>
       response.status === 401 || (isExpired !== undefined && isExpired(response))
@@ -87,12 +147,7 @@ export const withSession: {
           client.execute(HttpClientRequest.bearerToken(request, tokens.accessToken)),
           (response) => [tokens, response] as const
         ))
-    return HttpClient.makeWith<
-      never,
-      never,
-      E2 | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed,
-      R
-    >(
+    return HttpClient.makeWith<never, never, E2 | E | AuthSession.SessionClosed, R>(
       Effect.flatMap((request) =>
         // Spans of these calls record credential headers (ours, and what the API answers with,
         // such as a `Location` carrying a code) as `<redacted>`.
@@ -110,25 +165,62 @@ export const withSession: {
   }
 )
 
+/** The origin of a URL, or `undefined` when it is relative (no scheme). */
+const originOf = (url: string): string | undefined => {
+  try {
+    return new URL(url).origin
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Binds requests to `baseUrl`: a relative URL is appended to it, an absolute one on its origin
+ * passes, and any other is refused. The check runs before the session is asked for a token, so a
+ * refused request neither carries nor costs one.
+ */
+const bindTo = (baseUrl: string) => {
+  const expected = originOf(baseUrl) ?? baseUrl
+  return (
+    request: HttpClientRequest.HttpClientRequest
+  ): Effect.Effect<HttpClientRequest.HttpClientRequest, ForeignOrigin> => {
+    const requested = originOf(request.url)
+    return requested === undefined
+      ? Effect.succeed(HttpClientRequest.prependUrl(request, baseUrl))
+      : requested === expected
+      ? Effect.succeed(request)
+      : Effect.fail(new ForeignOrigin({ expected, requested }))
+  }
+}
+
 /**
  * The `HttpClient` in context, bound to a provider's `baseUrl` and authenticated by `session`
- * (see `withSession`): what every provider session offers for the rest of its API.
+ * (see `withSession`): what every provider session offers for the rest of its API. A relative
+ * URL is resolved against `baseUrl`; an absolute URL on the same origin (scheme, host and port)
+ * is sent as it is, so a pagination link can be followed; an absolute URL on any other origin
+ * fails with `ForeignOrigin` before a token is attached or a request sent.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = <E>(
-  session: AuthSession.AuthSession<E>,
+  session: AuthSession.AuthSession<E, unknown>,
   options: Options & { readonly baseUrl: string }
-): Effect.Effect<
-  HttpClient.HttpClient.With<
-    HttpClientError.HttpClientError | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed
-  >,
-  never,
-  HttpClient.HttpClient
-> =>
+): Effect.Effect<HttpClient.HttpClient.With<ClientError<E>>, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) =>
     client.pipe(
-      HttpClient.mapRequest(HttpClientRequest.prependUrl(options.baseUrl)),
-      withSession(session, options)
+      withSession(session, options),
+      HttpClient.mapRequestInputEffect(bindTo(options.baseUrl))
     ))
+
+/**
+ * `make`, paired with its session: the service every provider session layer provides.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const authenticated = <E, EV>(
+  session: AuthSession.AuthSession<E, EV>,
+  options: Options & { readonly baseUrl: string }
+): Effect.Effect<Authenticated<E, EV>, never, HttpClient.HttpClient> =>
+  Effect.map(make(session, options), (client) => ({ session, client }))

@@ -49,6 +49,26 @@ export * as AuthSession from "./AuthSession.js"
 export * as Endpoint from "./Endpoint.js"
 
 /**
+ * Configuration that explains itself: the `Config` pieces every provider's `layerConfig` reads
+ * its variables with, so that a wrong or partial configuration fails when the layer is built,
+ * with a `ConfigError` that names the variable and says what is wrong with it.
+ *
+ * - `baseUrl`: a base URL variable, checked as `Endpoint.validateBaseUrl` checks one given in
+ *   code, with the variable's name as the error's path (`Invalid data at OCCAM_BASE_URL: ...`).
+ * - `secret`: a secret variable, `Redacted`; unlike `Config.redacted`, a missing one says which
+ *   variable is missing rather than `"<redacted>"` (a missing value has nothing to hide).
+ * - `choose` and `credentials`: credentials from one of several complete sets of variables
+ *   (such as an API key, or a username and a password). Some variables of a set without the
+ *   rest is a `MissingData` naming what is set and what is missing, so a typo in one variable
+ *   never sends the others anywhere.
+ * - `requireCredentials`: the same promise for options given in code, from plain JavaScript
+ *   too: a session built without credentials fails with a `ConfigError` rather than a `TypeError`.
+ *
+ * @since 0.1.0
+ */
+export * as ProviderConfig from "./ProviderConfig.js"
+
+/**
  * Grant-aware retry, written as a `Schedule`.
  *
  * What may be re-sent depends on what a request spends. A password or API-key login can be sent
@@ -92,7 +112,8 @@ export * as Scrubber from "./Scrubber.js"
 
 /**
  * Authenticated `HttpClient`s: the user's own calls to a provider's API, with the session's
- * access token attached and a token the server rejected replaced once.
+ * access token attached and a token the server rejected replaced once, and the shape every
+ * provider session shares (`Authenticated`), for code that serves several providers.
  *
  * @since 0.1.0
  */

@@ -101,7 +101,7 @@ const makeFake = (config: FakeConfig = {}) =>
       fail: (op: "login" | "refresh" | "revoke", ...statuses: ReadonlyArray<number>) =>
         Ref.update(queued, (queue) => [...queue, ...statuses.map((status) => ({ op, status }))]),
       issue,
-      options: (provider: string): AuthSession.Options<ProviderError, never> => ({
+      options: (provider: string): AuthSession.Options<ProviderError, ProviderError, never, ProviderError> => ({
         provider,
         key: `${provider}-session`,
         login,
@@ -653,7 +653,12 @@ describe("AuthSession", () => {
           yield* session.token
           yield* fake.fail("refresh", 503)
           yield* advance("540 seconds")
-          yield* advance("2 seconds")
+          // The retry after the 503 is due about a second after the failure, which the event loop
+          // may reach late on a loaded machine: move on only once the retry has landed.
+          yield* advance("3 seconds").pipe(
+            Effect.zipRight(Effect.all([fake.count("refresh"), session.state])),
+            Effect.repeat({ until: ([refreshes, state]) => refreshes >= 2 && state._tag === "Valid" })
+          )
           const current = yield* session.token
           yield* fake.fail("refresh", 400)
           yield* fake.fail("login", 401)
@@ -710,7 +715,11 @@ describe("AuthSession", () => {
      * Calls `token` `times` times, `every` apart on the test clock (a paced caller may still be
      * waiting when the next one starts), and counts the failures.
      */
-    const callRepeatedly = <E>(session: AuthSession.AuthSession<E>, times: number, every: Duration.DurationInput) =>
+    const callRepeatedly = <E>(
+      session: AuthSession.AuthSession<E, unknown>,
+      times: number,
+      every: Duration.DurationInput
+    ) =>
       Effect.gen(function*() {
         const calls: Array<Fiber.RuntimeFiber<Either.Either<TokenSet.TokenSet, unknown>>> = []
         for (let i = 0; i < times; i++) {
@@ -871,4 +880,78 @@ describe("AuthSession", () => {
         yield* Scope.close(longLived, Exit.void)
       }))
   })
+})
+
+describe("AuthSession error types and store", () => {
+  class LoginRefused extends Schema.TaggedError<LoginRefused>()("LoginRefused", {}) {}
+  class RefreshDead extends Schema.TaggedError<RefreshDead>()("RefreshDead", {}) {}
+  class RefreshFlaky extends Schema.TaggedError<RefreshFlaky>()("RefreshFlaky", {}) {}
+  class RevokeRefused extends Schema.TaggedError<RevokeRefused>()("RevokeRefused", {}) {}
+
+  const tokens = TokenSet.fromExpiresIn({
+    accessToken: Redacted.make("SECRET-ACCESS"),
+    refreshToken: Redacted.make("SECRET-REFRESH"),
+    expiresIn: 3600
+  })
+  const login: Effect.Effect<TokenSet.TokenSet, LoginRefused> = tokens
+  const refresh = (_: Redacted.Redacted<string>): Effect.Effect<TokenSet.TokenSet, RefreshDead | RefreshFlaky> => tokens
+  const isRefreshRejected = (error: RefreshDead | RefreshFlaky): error is RefreshDead => error._tag === "RefreshDead"
+
+  it.scoped("with a login: its errors and the refresh errors not recognised as rejections", () =>
+    Effect.gen(function*() {
+      const session = yield* AuthSession.make({
+        provider: "types",
+        key: "types-login",
+        login,
+        refresh,
+        isRefreshRejected,
+        revoke: (): Effect.Effect<void, RevokeRefused> => Effect.void
+      })
+      const handled: Effect.Effect<string> = session.token.pipe(
+        Effect.as("token"),
+        Effect.catchTags({
+          LoginRefused: () => Effect.succeed("login"),
+          RefreshFlaky: () => Effect.succeed("flaky"),
+          SessionClosed: () => Effect.succeed("closed")
+        })
+      )
+      session.token.pipe(Effect.catchTags({
+        // @ts-expect-error a recognised rejection is answered by logging in, never returned
+        RefreshDead: () => Effect.void
+      }))
+      session.token.pipe(Effect.catchTags({
+        // @ts-expect-error a session that can log in never needs reauthentication
+        ReauthenticationRequired: () => Effect.void
+      }))
+      const logout: Effect.Effect<void, RevokeRefused> = session.logout
+      // @ts-expect-error logout fails with revoke's errors only
+      const wrongLogout: Effect.Effect<void, LoginRefused> = session.logout
+      assert.strictEqual(yield* handled, "token")
+      assert.isDefined([logout, wrongLogout])
+    }))
+
+  it.scoped("without a login: the unrecognised refresh errors and ReauthenticationRequired", () =>
+    Effect.gen(function*() {
+      const session = yield* AuthSession.make({ provider: "types", key: "types-none", refresh, isRefreshRejected })
+      // @ts-expect-error without a ReauthenticationRequired handler the channel is not empty
+      const unhandled: Effect.Effect<string> = session.token.pipe(
+        Effect.as("token"),
+        Effect.catchTags({ RefreshFlaky: () => Effect.succeed("flaky"), SessionClosed: () => Effect.succeed("closed") })
+      )
+      const error = yield* Effect.flip(session.token)
+      assert.strictEqual(error._tag, "ReauthenticationRequired")
+      assert.isDefined(unhandled)
+    }))
+
+  it.scoped("a store given in the options is used instead of the one in context", () =>
+    Effect.gen(function*() {
+      const store = yield* TokenStore.makeMemory
+      const context = yield* TokenStore.makeMemory
+      const session = yield* AuthSession.make({ provider: "store", key: "store-option", login, store }).pipe(
+        Effect.provideService(TokenStore.TokenStore, context)
+      )
+      yield* session.token
+      assert.isTrue(Option.isSome(yield* store.get("store-option")))
+      assert.isTrue(Option.isNone(yield* context.get("store-option")))
+    }))
 })

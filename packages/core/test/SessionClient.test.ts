@@ -163,3 +163,57 @@ describe("SessionClient.withSession", () => {
       assert.strictEqual(typed, untyped)
     }))
 })
+
+describe("SessionClient.make", () => {
+  /** A transport that records the URL and authorization of every request it is given. */
+  const recording = Effect.gen(function*() {
+    const sent = yield* Ref.make<ReadonlyArray<string>>([])
+    const transport = HttpClient.make((request, url) =>
+      Effect.as(
+        Ref.update(sent, (all) => [...all, `${url.href} ${request.headers["authorization"] ?? "-"}`]),
+        HttpClientResponse.fromWeb(request, new Response("{}", { status: 200 }))
+      )
+    )
+    return { sent: Ref.get(sent), transport }
+  })
+
+  const build = Effect.gen(function*() {
+    const { sent, transport } = yield* recording
+    const { calls, session } = yield* setup()
+    const client = yield* SessionClient.make(session, { baseUrl: "https://api.test/v1" }).pipe(
+      Effect.provideService(HttpClient.HttpClient, transport)
+    )
+    return { calls, client, sent }
+  })
+
+  it.scoped("resolves relative URLs against the base URL and follows absolute links on its origin", () =>
+    Effect.gen(function*() {
+      const { client, sent } = yield* build
+      yield* client.get("/agents")
+      // A pagination link, as an API returns it: absolute, on the provider's own origin.
+      yield* client.get("https://api.test/v1/agents?page=2")
+      yield* client.get("HTTPS://API.TEST:443/v1/agents?page=3")
+      assert.deepStrictEqual(yield* sent, [
+        "https://api.test/v1/agents Bearer SECRET-ACCESS-1",
+        "https://api.test/v1/agents?page=2 Bearer SECRET-ACCESS-1",
+        "https://api.test/v1/agents?page=3 Bearer SECRET-ACCESS-1"
+      ])
+    }))
+
+  it.scoped("refuses another origin with ForeignOrigin, before a token is fetched or a request sent", () =>
+    Effect.gen(function*() {
+      const { calls, client, sent } = yield* build
+      for (const url of ["https://evil.test/v1/agents", "http://api.test/v1/agents", "https://api.test:8443/x"]) {
+        const error = yield* Effect.flip(client.get(url))
+        assert.instanceOf(error, SessionClient.ForeignOrigin)
+        assert.strictEqual(error._tag, "ForeignOrigin")
+        assert.strictEqual(error.expected, "https://api.test")
+        assert.strictEqual(error.requested, new URL(url).origin)
+        assert.notInclude(error.message, "/agents")
+      }
+      const mailto = yield* Effect.flip(client.get("mailto:ada@example.com"))
+      assert.deepInclude(mailto, { _tag: "ForeignOrigin", requested: "null" })
+      assert.deepStrictEqual(yield* sent, [])
+      assert.deepStrictEqual(yield* calls, [])
+    }))
+})

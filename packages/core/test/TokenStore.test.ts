@@ -175,7 +175,7 @@ describe("TokenStore", () => {
             refreshToken: Redacted.make(`SECRET-REFRESH-${n}`),
             expiresIn: 3600
           }))
-        const options: AuthSession.Options<never, never> = {
+        const options: AuthSession.Options = {
           provider: "file",
           key: "alice",
           login: Effect.zipRight(Ref.update(calls, (all) => [...all, "login"]), issue),

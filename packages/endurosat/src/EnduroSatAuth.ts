@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Endpoint from "@effect-auth/core/Endpoint"
+import * as ProviderConfig from "@effect-auth/core/ProviderConfig"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -229,6 +230,17 @@ export const layer = (options: Options): Layer.Layer<EnduroSatAuth, ConfigError.
   Layer.effect(EnduroSatAuth, make(options))
 
 /**
+ * `ENDUROSAT_BASE_URL`, defaulting to `defaultBaseUrl`; a value that is not a usable base URL
+ * fails with a `ConfigError` at `ENDUROSAT_BASE_URL`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const baseUrlConfig: Config.Config<string> = ProviderConfig.baseUrl("ENDUROSAT_BASE_URL", {
+  default: defaultBaseUrl
+})
+
+/**
  * The service as a layer configured from `Config`: by default `ENDUROSAT_CLIENT_ID` (required)
  * and `ENDUROSAT_BASE_URL` (default `defaultBaseUrl`).
  *
@@ -243,8 +255,8 @@ export const layerConfig = (options: {
     EnduroSatAuth,
     Effect.flatMap(
       Config.all({
-        clientId: options.clientId ?? Config.nonEmptyString("ENDUROSAT_CLIENT_ID"),
-        baseUrl: options.baseUrl ?? Config.nonEmptyString("ENDUROSAT_BASE_URL").pipe(Config.withDefault(defaultBaseUrl))
+        clientId: options.clientId ?? ProviderConfig.string("ENDUROSAT_CLIENT_ID"),
+        baseUrl: options.baseUrl ?? baseUrlConfig
       }),
       make
     )

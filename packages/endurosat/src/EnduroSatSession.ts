@@ -8,13 +8,17 @@
  * refreshes the access token with the same refresh token until that one expires (or the server
  * refuses it), then logs in again with the password.
  *
+ * The session's error type is exact: the password grant's errors (a refused refresh token is
+ * answered by logging in again, and the refresh grant fails with nothing the password grant
+ * cannot); `logout` fails with `revoke`'s.
+ *
  * @since 0.1.0
  */
 import * as AuthSession from "@effect-auth/core/AuthSession"
+import * as ProviderConfig from "@effect-auth/core/ProviderConfig"
 import * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -28,22 +32,23 @@ import * as EnduroSatAuth from "./EnduroSatAuth.js"
 import * as EnduroSatError from "./EnduroSatError.js"
 
 /**
- * The session's service: the session itself, and an `HttpClient` for the ground-station API
- * (relative URLs resolve against the base URL; `Authorization: Bearer` is added; a 401 refreshes
- * the token once and retries).
+ * What the session's `token` (and so its client) can fail with: what the password grant can.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SessionError = EnduroSatError.AuthenticateError
+
+/**
+ * The session's service: the session itself (its `logout` fails with `revoke`'s errors), and an
+ * `HttpClient` for the ground-station API (relative URLs resolve against the base URL, absolute
+ * ones must stay on its origin; `Authorization: Bearer` is added; a 401 refreshes the token once
+ * and retries).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Service {
-  readonly session: AuthSession.AuthSession<EnduroSatError.AuthenticateError>
-  readonly client: HttpClient.HttpClient.With<
-    | HttpClientError.HttpClientError
-    | EnduroSatError.AuthenticateError
-    | AuthSession.ReauthenticationRequired
-    | AuthSession.SessionClosed
-  >
-}
+export type Service = SessionClient.Authenticated<SessionError, EnduroSatError.RevokeError>
 
 /**
  * An EnduroSat session.
@@ -57,28 +62,30 @@ export class EnduroSatSession extends Context.Tag("@effect-auth/endurosat/Enduro
 >() {}
 
 /**
- * How to build a session.
+ * A user's credentials.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
+export interface Credentials {
   readonly username: string
   readonly password: Redacted.Redacted<string>
+}
+
+/**
+ * How to build a session (see `AuthSession.RevocableSessionOptions`). The default `key` is
+ * `endurosat:<client id>:<username>`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends AuthSession.RevocableSessionOptions<Credentials> {
   /**
    * How long a refresh token lives, counted from the login that issued it: the app client's
    * setting in Cognito, which the response does not state. Default: 30 days, Cognito's default.
    * Past it the session logs in again instead of presenting a token the server would refuse.
    */
   readonly refreshTokenLifetime?: Duration.DurationInput | undefined
-  /** Revoke the refresh token when the session's scope closes. Default: false. */
-  readonly revokeOnClose?: boolean | undefined
-  /** The `TokenStore` key. Default: `endurosat:<client id>:<username>`. */
-  readonly key?: string | undefined
-  /** Refresh this long before the access token expires. Default: `AuthSession`'s. */
-  readonly skew?: Duration.DurationInput | undefined
-  /** Refresh up to this much earlier again, at random. Default: `AuthSession`'s. */
-  readonly jitter?: Duration.DurationInput | undefined
 }
 
 /**
@@ -97,8 +104,18 @@ export const defaultRefreshTokenLifetime: Duration.Duration = Duration.days(30)
  */
 export const make = (
   options: Options
-): Effect.Effect<Service, never, EnduroSatAuth.EnduroSatAuth | HttpClient.HttpClient | Scope.Scope> =>
+): Effect.Effect<
+  Service,
+  ConfigError.ConfigError,
+  EnduroSatAuth.EnduroSatAuth | HttpClient.HttpClient | Scope.Scope
+> =>
   Effect.gen(function*() {
+    const credentials = yield* ProviderConfig.requireCredentials(
+      "EnduroSat",
+      options?.credentials,
+      "{ username, password }",
+      (given) => ProviderConfig.hasFields(given, ["username", "password"])
+    )
     const auth = yield* EnduroSatAuth.EnduroSatAuth
     const refreshLifetime = Duration.toMillis(
       Duration.decode(options.refreshTokenLifetime ?? defaultRefreshTokenLifetime)
@@ -108,29 +125,29 @@ export const make = (
       // The lifetime counts from when the server issued the token: at the latest, when the
       // request was sent. Counting from the answer would overshoot by the request's duration.
       const sentAt = yield* Clock.currentTimeMillis
-      const tokens = yield* auth.login({ username: options.username, password: options.password })
+      const tokens = yield* auth.login(credentials)
       return tokens.refreshToken === undefined
         ? tokens
         : new TokenSet.TokenSet({ ...tokens, refreshExpiresAt: sentAt + refreshLifetime })
     })
 
-    const session = yield* AuthSession.make<EnduroSatError.AuthenticateError, never>({
+    const session = yield* AuthSession.make({
       provider: "endurosat",
-      key: options.key ?? `endurosat:${auth.clientId}:${options.username}`,
+      key: options.key ?? `endurosat:${auth.clientId}:${credentials.username}`,
       login,
       // The answer carries no refresh token: the session keeps the one it has (`TokenSet.merge`),
       // with its expiry, until the next login replaces it.
       refresh: (refreshToken) => auth.refresh(refreshToken),
       // Cognito answers 401 for a refresh token that expired, was revoked or is unknown, an RFC 6749
       // server 400 invalid_grant: only a new login helps. Anything else is a passing fault.
-      isRefreshRejected: EnduroSatError.isRefreshRejected,
+      // A predicate, not a refinement: a 400 other than invalid_grant is a passing fault and is
+      // returned, so the type keeps every refresh error (the login's errors cover them anyway).
+      isRefreshRejected: (error): boolean => EnduroSatError.isRefreshRejected(error),
       // Cognito does not rotate refresh tokens: a refresh whose answer was lost spent nothing.
       refreshGrant: "replayable",
       // Revoking the refresh token also revokes the access tokens issued from it.
       revoke: (tokens) => tokens.refreshToken === undefined ? Effect.void : auth.revoke(tokens.refreshToken),
-      revokeOnClose: options.revokeOnClose,
-      skew: options.skew,
-      jitter: options.jitter
+      ...AuthSession.passThrough(options)
     })
 
     const client = yield* SessionClient.make(session, { baseUrl: auth.baseUrl })
@@ -151,8 +168,7 @@ export const make = (
  * import * as Redacted from "effect/Redacted"
  *
  * export const EnduroSatLive = EnduroSatSession.layer({
- *   username: "operator@example.com",
- *   password: Redacted.make("ground-station-password"),
+ *   credentials: { username: "operator@example.com", password: Redacted.make("ground-station-password") },
  *   revokeOnClose: true
  * }).pipe(
  *   Layer.provide(EnduroSatAuth.layer({ clientId: "1example23456789" })),
@@ -165,29 +181,39 @@ export const make = (
  */
 export const layer = (
   options: Options
-): Layer.Layer<EnduroSatSession, never, EnduroSatAuth.EnduroSatAuth | HttpClient.HttpClient> =>
+): Layer.Layer<EnduroSatSession, ConfigError.ConfigError, EnduroSatAuth.EnduroSatAuth | HttpClient.HttpClient> =>
   Layer.scoped(EnduroSatSession, make(options))
 
 /**
- * The session as a layer configured from `Config`: by default `ENDUROSAT_USERNAME` and
- * `ENDUROSAT_PASSWORD` (read as a secret); the other options are plain values.
+ * The credentials from `ENDUROSAT_USERNAME` and `ENDUROSAT_PASSWORD` (the password read as
+ * `Redacted`). One without the other, or neither, fails with a `ConfigError` naming what is set
+ * and missing.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const credentialsConfig: Config.Config<Credentials> = ProviderConfig.credentials({
+  provider: "EnduroSat",
+  sets: [{
+    variables: ["ENDUROSAT_USERNAME", "ENDUROSAT_PASSWORD"],
+    config: Config.all({
+      username: ProviderConfig.string("ENDUROSAT_USERNAME"),
+      password: ProviderConfig.secret("ENDUROSAT_PASSWORD")
+    })
+  }]
+})
+
+/**
+ * The session as a layer configured from `Config` (see `credentialsConfig`); the other options
+ * are given directly.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  options: Omit<Options, "username" | "password"> & {
-    readonly username?: Config.Config<string> | undefined
-    readonly password?: Config.Config<Redacted.Redacted<string>> | undefined
-  } = {}
+  options: AuthSession.SessionConfigOptions<Options> = {}
 ): Layer.Layer<EnduroSatSession, ConfigError.ConfigError, EnduroSatAuth.EnduroSatAuth | HttpClient.HttpClient> =>
   Layer.scoped(
     EnduroSatSession,
-    Effect.flatMap(
-      Config.all({
-        username: options.username ?? Config.nonEmptyString("ENDUROSAT_USERNAME"),
-        password: options.password ?? Config.redacted("ENDUROSAT_PASSWORD")
-      }),
-      (credentials) => make({ ...options, ...credentials })
-    )
+    Effect.flatMap(options.credentials ?? credentialsConfig, (credentials) => make({ ...options, credentials }))
   )

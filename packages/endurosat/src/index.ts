@@ -26,6 +26,10 @@ export * as EnduroSatError from "./EnduroSatError.js"
  * refreshes the access token with the same refresh token until that one expires (or the server
  * refuses it), then logs in again with the password.
  *
+ * The session's error type is exact: the password grant's errors (a refused refresh token is
+ * answered by logging in again, and the refresh grant fails with nothing the password grant
+ * cannot); `logout` fails with `revoke`'s.
+ *
  * @since 0.1.0
  */
 export * as EnduroSatSession from "./EnduroSatSession.js"

@@ -1,5 +1,10 @@
+import type * as AuthError from "@effect-auth/core/AuthError"
+import type * as AuthSession from "@effect-auth/core/AuthSession"
+import type * as SessionClient from "@effect-auth/core/SessionClient"
 import * as EnduroSatAuth from "@effect-auth/endurosat/EnduroSatAuth"
+import type * as EnduroSatError from "@effect-auth/endurosat/EnduroSatError"
 import * as EnduroSatSession from "@effect-auth/endurosat/EnduroSatSession"
+import * as ErrorTypes from "@effect-auth/testing/ErrorTypes"
 import * as FakeEnduroSat from "@effect-auth/testing/FakeEnduroSat"
 import * as FakeServer from "@effect-auth/testing/FakeServer"
 import * as Fault from "@effect-auth/testing/Fault"
@@ -23,7 +28,11 @@ const setup = (
 ) =>
   Effect.gen(function*() {
     const fake = yield* FakeEnduroSat.make(fakeOptions)
-    const layer = EnduroSatSession.layer({ username: user.username, password, jitter: 0, ...sessionOptions }).pipe(
+    const layer = EnduroSatSession.layer({
+      credentials: { username: user.username, password },
+      jitter: 0,
+      ...sessionOptions
+    }).pipe(
       Layer.provide(EnduroSatAuth.layer({ clientId: fake.clientId })),
       Layer.provide(FakeServer.layerClient(fake.server))
     )
@@ -238,7 +247,9 @@ describe("EnduroSatSession", () => {
   it.scoped("a wrong password fails with InvalidCredentials; no secret in the error or the state", () =>
     Effect.gen(function*() {
       const wrong = "wrong-password-7c1d"
-      const { client, session } = yield* setup({}, { password: Redacted.make(wrong) })
+      const { client, session } = yield* setup({}, {
+        credentials: { username: user.username, password: Redacted.make(wrong) }
+      })
       const error = yield* Effect.flip(client.get(FakeEnduroSat.protectedPath))
       assert.deepInclude(error, { _tag: "InvalidCredentials", grantType: "password" })
       const state = yield* session.state
@@ -302,5 +313,39 @@ describe("EnduroSatSession behind an RFC 6749 server", () => {
         { grantType: "refresh_token", refreshToken: Redacted.value(first.refreshToken!) },
         { grantType: "password", refreshToken: undefined }
       ])
+    }))
+})
+
+describe("EnduroSatSession error types", () => {
+  // Type tests: `tsc -b` (npm run check) compiles them; at run time they only build effects.
+  it.effect("the session fails with the password grant's errors, logout with revoke's", () =>
+    Effect.sync(() => {
+      const check = Effect.gen(function*() {
+        const { client, session } = yield* EnduroSatSession.EnduroSatSession
+        type Token = EnduroSatError.BadRequest | EnduroSatError.InvalidCredentials | AuthError.AuthError
+        ErrorTypes.exactly<Token | AuthSession.SessionClosed>()(session.token)
+        // @ts-expect-error every error a caller can get must be named: here InvalidCredentials is left out
+        ErrorTypes.exactly<EnduroSatError.BadRequest | AuthError.AuthError | AuthSession.SessionClosed>()(session.token)
+        ErrorTypes.exactly<SessionClient.ClientError<Token>>()(client.get(FakeEnduroSat.protectedPath))
+        ErrorTypes.exactly<EnduroSatError.BadRequest | AuthError.AuthError>()(session.logout)
+        const handled: Effect.Effect<string> = session.token.pipe(
+          Effect.as("token"),
+          Effect.catchTags({
+            ...ErrorTypes.sharedHandlers,
+            BadRequest: () => Effect.succeed("bad request"),
+            InvalidCredentials: () => Effect.succeed("denied")
+          })
+        )
+        session.token.pipe(Effect.catchTags({
+          // @ts-expect-error the session logs in again instead of failing with ReauthenticationRequired
+          ReauthenticationRequired: () => Effect.void
+        }))
+        session.logout.pipe(Effect.catchTags({
+          // @ts-expect-error revoking never fails with InvalidCredentials
+          InvalidCredentials: () => Effect.void
+        }))
+        return handled
+      })
+      assert.isDefined(check)
     }))
 })

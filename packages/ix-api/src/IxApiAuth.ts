@@ -11,11 +11,12 @@
  */
 import type * as AuthError from "@effect-auth/core/AuthError"
 import * as Endpoint from "@effect-auth/core/Endpoint"
+import * as ProviderConfig from "@effect-auth/core/ProviderConfig"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -34,13 +35,15 @@ import * as IxApiError from "./IxApiError.js"
 export const provider = "ix-api"
 
 /**
- * An API user's credentials, as the IXP issued them.
+ * An API user's credentials, as the IXP issued them. The key identifies the user (IXPs that offer
+ * OAuth2 use it as the `client_id`), so it is a plain string; the secret is `Redacted`. Errors
+ * still leave the key out when a server echoes it, as they leave out every secret.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Credentials {
-  readonly apiKey: Redacted.Redacted<string>
+  readonly apiKey: string
   readonly apiSecret: Redacted.Redacted<string>
 }
 
@@ -135,13 +138,14 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
 
     const createToken = (credentials: Credentials): Effect.Effect<TokenSet.TokenSet, Failure> => {
       const operation = "ix-api.createToken"
-      const secrets = [credentials.apiKey, credentials.apiSecret]
+      // The key is scrubbed too: half of a credential pair is of no use in an error.
+      const secrets = [Redacted.make(credentials.apiKey), credentials.apiSecret]
       return client.execute({
         operation,
         grant: "replayable",
         request: HttpClientRequest.post("/auth/token").pipe(
           HttpClientRequest.bodyUnsafeJson({
-            api_key: Redacted.value(credentials.apiKey),
+            api_key: credentials.apiKey,
             api_secret: Redacted.value(credentials.apiSecret)
           })
         ),
@@ -183,18 +187,10 @@ export const layer = (options: Options): Layer.Layer<IxApiAuth, ConfigError.Conf
  * @since 0.1.0
  * @category config
  */
-export const baseUrlConfig: Config.Config<string> = Config.string("IXAPI_BASE_URL").pipe(
-  Config.orElse(() =>
-    Config.fail(
-      "IXAPI_BASE_URL is required: IX-API is hosted by each internet exchange, so there is no default; " +
-        "set it to the IXP's API root, such as https://ixp.example.net/api/v2"
-    )
-  ),
-  Config.validate({
-    message: "IXAPI_BASE_URL must be an absolute http(s) URL, such as https://ixp.example.net/api/v2",
-    validation: isHttpUrl
-  })
-)
+export const baseUrlConfig: Config.Config<string> = ProviderConfig.baseUrl("IXAPI_BASE_URL", {
+  hint: "IX-API is hosted by each internet exchange, so there is no default; " +
+    "set it to the IXP's API root, such as https://ixp.example.net/api/v2"
+})
 
 /**
  * The service as a layer configured from `Config`: by default the base URL comes from
@@ -214,15 +210,6 @@ export const layerConfig = (
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value)
-    return url.protocol === "https:" || url.protocol === "http:"
-  } catch {
-    return false
-  }
-}
 
 /** `AuthToken`: both tokens are required; a missing or empty one is a malformed response. */
 const AuthTokenBody = Schema.Struct({

@@ -7,45 +7,46 @@
  * from the key and secret when the refresh token is refused (`signature-expired` once it has
  * expired). Tokens without a readable expiry are renewed when the server answers 401.
  *
- * The client prepends the base URL, adds `Authorization: Bearer`, and on a 401 invalidates the
+ * The session's error type is exact: `createToken`'s errors (a rejected refresh is answered by
+ * creating a new pair, so the refresh adds none of its own).
+ *
+ * The client resolves relative URLs against the base URL (absolute ones must stay on its origin),
+ * adds `Authorization: Bearer`, and on a 401 invalidates the
  * token it sent and retries once with a new one.
  *
  * @since 0.1.0
  */
 import * as AuthSession from "@effect-auth/core/AuthSession"
+import * as ProviderConfig from "@effect-auth/core/ProviderConfig"
 import * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenStore from "@effect-auth/core/TokenStore"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as IxApiAuth from "./IxApiAuth.js"
+import type * as IxApiError from "./IxApiError.js"
 
 /**
- * The session and the authenticated client.
+ * What the session's `token` (and so its client) can fail with: what `createToken` can. The
+ * refresh's 400 and 401 mean the refresh token is of no further use and are answered by creating
+ * a new pair; its other errors are `createToken`'s too.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SessionError = IxApiAuth.Failure
+
+/**
+ * The session and the authenticated client (`client.get("/accounts")`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Service {
-  readonly session: AuthSession.AuthSession<IxApiAuth.Failure>
-  /**
-   * The `HttpClient` in context with the IX-API base URL prepended and the session's bearer
-   * token added: `client.get("/accounts")`.
-   */
-  readonly client: HttpClient.HttpClient.With<
-    | HttpClientError.HttpClientError
-    | IxApiAuth.Failure
-    | AuthSession.ReauthenticationRequired
-    | AuthSession.SessionClosed
-  >
-}
+export type Service = SessionClient.Authenticated<SessionError>
 
 /**
  * The service tag.
@@ -56,23 +57,14 @@ export interface Service {
 export class IxApiSession extends Context.Tag("@effect-auth/ix-api/IxApiSession")<IxApiSession, Service>() {}
 
 /**
- * How to build a session.
+ * How to build a session (see `AuthSession.SessionOptions`). The default `key` is
+ * `ix-api:<base URL>:<fingerprint of the API key>`, so sessions of two API users of one IXP do
+ * not share tokens.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  readonly credentials: IxApiAuth.Credentials
-  /**
-   * The `TokenStore` key. Default: `ix-api:<base URL>:<hash of the API key>`, so sessions of two
-   * API users of one IXP do not share tokens, and the key itself never reaches the store.
-   */
-  readonly key?: string | undefined
-  /** Refresh this long before expiry (see `AuthSession.Options`). */
-  readonly skew?: Duration.DurationInput | undefined
-  /** Refresh up to this much earlier again, at random (see `AuthSession.Options`). */
-  readonly jitter?: Duration.DurationInput | undefined
-}
+export type Options = AuthSession.SessionOptions<IxApiAuth.Credentials>
 
 /**
  * Whether a refresh failure means the refresh token is of no further use, so that the session
@@ -82,31 +74,36 @@ export interface Options {
  * @since 0.1.0
  * @category predicates
  */
-export const isRefreshRejected = (error: IxApiAuth.Failure): boolean =>
+export const isRefreshRejected = (error: IxApiAuth.Failure): error is IxApiError.IxApiError =>
   error._tag === "AuthenticationError" || error._tag === "ValidationError"
 
 /**
  * Builds the session and the client over the `IxApiAuth` and `HttpClient` in context. The
  * session lives (and refreshes) until the scope closes; it creates its first token when first
- * asked for one.
+ * asked for one. Missing credentials fail with a `ConfigError` at `credentials`.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: Options
-): Effect.Effect<Service, never, IxApiAuth.IxApiAuth | HttpClient.HttpClient | Scope.Scope> =>
+): Effect.Effect<Service, ConfigError.ConfigError, IxApiAuth.IxApiAuth | HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
+    const credentials = yield* ProviderConfig.requireCredentials(
+      "IX-API",
+      options?.credentials,
+      "{ apiKey, apiSecret }",
+      (given) => ProviderConfig.hasFields(given, ["apiKey", "apiSecret"])
+    )
     const auth = yield* IxApiAuth.IxApiAuth
-    const session = yield* AuthSession.make<IxApiAuth.Failure, never>({
+    const session = yield* AuthSession.make({
       provider: IxApiAuth.provider,
-      key: options.key ?? defaultKey(auth.baseUrl, options.credentials.apiKey),
+      key: options.key ?? defaultKey(auth.baseUrl, credentials.apiKey),
       // Built when it runs: a request held by every idle session would cost kilobytes each.
-      login: Effect.suspend(() => auth.createToken(options.credentials)),
+      login: Effect.suspend(() => auth.createToken(credentials)),
       refresh: auth.refreshToken,
       isRefreshRejected,
-      skew: options.skew,
-      jitter: options.jitter
+      ...AuthSession.passThrough(options)
     })
     const client = yield* SessionClient.make(session, { baseUrl: auth.baseUrl })
     return IxApiSession.of({ session, client })
@@ -120,18 +117,25 @@ export const make = (
  */
 export const layer = (
   options: Options
-): Layer.Layer<IxApiSession, never, IxApiAuth.IxApiAuth | HttpClient.HttpClient> =>
+): Layer.Layer<IxApiSession, ConfigError.ConfigError, IxApiAuth.IxApiAuth | HttpClient.HttpClient> =>
   Layer.scoped(IxApiSession, make(options))
 
 /**
- * The credentials from `IXAPI_API_KEY` and `IXAPI_API_SECRET`, both read with `Config.redacted`.
+ * The credentials from `IXAPI_API_KEY` and `IXAPI_API_SECRET` (the secret read as `Redacted`).
+ * One without the other, or neither, fails with a `ConfigError` naming what is set and missing.
  *
  * @since 0.1.0
  * @category config
  */
-export const credentialsConfig: Config.Config<IxApiAuth.Credentials> = Config.all({
-  apiKey: Config.redacted("IXAPI_API_KEY"),
-  apiSecret: Config.redacted("IXAPI_API_SECRET")
+export const credentialsConfig: Config.Config<IxApiAuth.Credentials> = ProviderConfig.credentials({
+  provider: "IX-API",
+  sets: [{
+    variables: ["IXAPI_API_KEY", "IXAPI_API_SECRET"],
+    config: Config.all({
+      apiKey: ProviderConfig.string("IXAPI_API_KEY"),
+      apiSecret: ProviderConfig.secret("IXAPI_API_SECRET")
+    })
+  }]
 })
 
 /**
@@ -142,14 +146,12 @@ export const credentialsConfig: Config.Config<IxApiAuth.Credentials> = Config.al
  * @category layers
  */
 export const layerConfig = (
-  options: Omit<Options, "credentials"> & {
-    readonly credentials?: Config.Config<IxApiAuth.Credentials> | undefined
-  } = {}
+  options: AuthSession.SessionConfigOptions<Options> = {}
 ): Layer.Layer<IxApiSession, ConfigError.ConfigError, IxApiAuth.IxApiAuth | HttpClient.HttpClient> =>
   Layer.scoped(
     IxApiSession,
     Effect.flatMap(options.credentials ?? credentialsConfig, (credentials) => make({ ...options, credentials }))
   )
 
-const defaultKey = (baseUrl: string, apiKey: Redacted.Redacted<string>): string =>
-  `${IxApiAuth.provider}:${baseUrl}:${TokenStore.fingerprint(Redacted.value(apiKey))}`
+const defaultKey = (baseUrl: string, apiKey: string): string =>
+  `${IxApiAuth.provider}:${baseUrl}:${TokenStore.fingerprint(apiKey)}`

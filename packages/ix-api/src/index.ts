@@ -28,7 +28,11 @@ export * as IxApiError from "./IxApiError.js"
  * from the key and secret when the refresh token is refused (`signature-expired` once it has
  * expired). Tokens without a readable expiry are renewed when the server answers 401.
  *
- * The client prepends the base URL, adds `Authorization: Bearer`, and on a 401 invalidates the
+ * The session's error type is exact: `createToken`'s errors (a rejected refresh is answered by
+ * creating a new pair, so the refresh adds none of its own).
+ *
+ * The client resolves relative URLs against the base URL (absolute ones must stay on its origin),
+ * adds `Authorization: Bearer`, and on a 401 invalidates the
  * token it sent and retries once with a new one.
  *
  * @since 0.1.0

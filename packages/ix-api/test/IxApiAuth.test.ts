@@ -22,7 +22,7 @@ const start = 1_735_689_600_000
 const baseUrl = "https://ixp.test/api/v2"
 const apiKey = "ix-key-7f3a"
 const apiSecret = "ix-5ecret-c0ffee"
-const credentials: IxApiAuth.Credentials = { apiKey: Redacted.make(apiKey), apiSecret: Redacted.make(apiSecret) }
+const credentials: IxApiAuth.Credentials = { apiKey, apiSecret: Redacted.make(apiSecret) }
 
 const setup = (options: FakeIxApi.Options = {}) =>
   Effect.gen(function*() {
@@ -95,7 +95,7 @@ describe("IxApiAuth.createToken", () => {
     Effect.gen(function*() {
       const { auth } = yield* setup()
       const error = yield* Effect.flip(
-        auth.createToken({ apiKey: Redacted.make(""), apiSecret: credentials.apiSecret })
+        auth.createToken({ apiKey: "", apiSecret: credentials.apiSecret })
       )
       assert.strictEqual(error._tag, "ValidationError")
       assert(error._tag === "ValidationError")
@@ -439,7 +439,8 @@ describe("configuration", () => {
         Effect.flip
       )
       assert.strictEqual(error._tag, "ConfigError")
-      assert.include(String(error), "absolute http(s) URL")
+      assert.include(String(error), "Invalid data at IXAPI_BASE_URL")
+      assert.include(String(error), "is not an absolute URL")
     }))
 
   it.effect("Endpoint.layerSettings configures the client (one attempt: the 503 is final)", () =>
@@ -503,7 +504,7 @@ describe("secrets in problem bodies", () => {
         })
       }))
       const error = yield* Effect.flip(
-        auth.createToken({ apiKey: Redacted.make(apiKey), apiSecret: Redacted.make(secret) })
+        auth.createToken({ apiKey, apiSecret: Redacted.make(secret) })
       )
       assert.strictEqual(error._tag, "ValidationError")
       if (error._tag !== "ValidationError") return

@@ -1,5 +1,10 @@
+import type * as AuthError from "@effect-auth/core/AuthError"
+import type * as AuthSession from "@effect-auth/core/AuthSession"
+import type * as SessionClient from "@effect-auth/core/SessionClient"
 import * as IxApiAuth from "@effect-auth/ix-api/IxApiAuth"
+import type * as IxApiError from "@effect-auth/ix-api/IxApiError"
 import * as IxApiSession from "@effect-auth/ix-api/IxApiSession"
+import * as ErrorTypes from "@effect-auth/testing/ErrorTypes"
 import * as FakeIxApi from "@effect-auth/testing/FakeIxApi"
 import * as FakeServer from "@effect-auth/testing/FakeServer"
 import * as Fault from "@effect-auth/testing/Fault"
@@ -16,7 +21,7 @@ const start = 1_735_689_600_000
 const baseUrl = "https://ixp.test/api/v2"
 const apiKey = "ix-key-7f3a"
 const apiSecret = "ix-5ecret-c0ffee"
-const credentials: IxApiAuth.Credentials = { apiKey: Redacted.make(apiKey), apiSecret: Redacted.make(apiSecret) }
+const credentials: IxApiAuth.Credentials = { apiKey, apiSecret: Redacted.make(apiSecret) }
 
 const setup = (options: FakeIxApi.Options = {}) =>
   Effect.gen(function*() {
@@ -229,5 +234,37 @@ describe("IxApiSession", () => {
       )
       assert.strictEqual(error._tag, "ConfigError")
       assert.include(String(error), "IXAPI_API_SECRET")
+    }))
+})
+
+describe("IxApiSession error types", () => {
+  // Type tests: `tsc -b` (npm run check) compiles them; at run time they only build effects.
+  it.effect("the session fails with createToken's errors, and the client adds its own", () =>
+    Effect.sync(() => {
+      const check = Effect.gen(function*() {
+        const { client, session } = yield* IxApiSession.IxApiSession
+        type Token = IxApiError.ValidationError | IxApiError.AuthenticationError | AuthError.AuthError
+        ErrorTypes.exactly<Token | AuthSession.SessionClosed>()(session.token)
+        // @ts-expect-error every error a caller can get must be named: here AuthenticationError is left out
+        ErrorTypes.exactly<IxApiError.ValidationError | AuthError.AuthError | AuthSession.SessionClosed>()(
+          session.token
+        )
+        ErrorTypes.exactly<SessionClient.ClientError<Token>>()(client.get("/accounts"))
+        ErrorTypes.exactly<never>()(session.logout)
+        const handled: Effect.Effect<string> = session.token.pipe(
+          Effect.as("token"),
+          Effect.catchTags({
+            ...ErrorTypes.sharedHandlers,
+            ValidationError: () => Effect.succeed("invalid"),
+            AuthenticationError: () => Effect.succeed("denied")
+          })
+        )
+        session.token.pipe(Effect.catchTags({
+          // @ts-expect-error the session creates a new pair instead of failing with ReauthenticationRequired
+          ReauthenticationRequired: () => Effect.void
+        }))
+        return handled
+      })
+      assert.isDefined(check)
     }))
 })

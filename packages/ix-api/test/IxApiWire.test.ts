@@ -21,7 +21,7 @@ describe("IX-API on a real socket", () => {
   it.scopedLive("createToken and refreshToken send exactly the documented JSON bodies", () =>
     Effect.gen(function*() {
       const { auth, fake } = yield* serve
-      const created = yield* auth.createToken({ apiKey: Redacted.make(apiKey), apiSecret: Redacted.make(apiSecret) })
+      const created = yield* auth.createToken({ apiKey, apiSecret: Redacted.make(apiSecret) })
       const refreshToken = Redacted.value(created.refreshToken!)
       const refreshed = yield* auth.refreshToken(created.refreshToken!)
       assert.isTrue(Option.isSome(fake.verify(Redacted.value(refreshed.accessToken))))

@@ -11,10 +11,11 @@
  */
 import type * as AuthError from "@effect-auth/core/AuthError"
 import * as Endpoint from "@effect-auth/core/Endpoint"
+import * as ProviderConfig from "@effect-auth/core/ProviderConfig"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -294,14 +295,15 @@ export const layer = (
 ): Layer.Layer<OccamAuth, ConfigError.ConfigError, HttpClient.HttpClient> => Layer.effect(OccamAuth, make(options))
 
 /**
- * `OCCAM_BASE_URL`, defaulting to `https://api.occam.ai`.
+ * `OCCAM_BASE_URL`, defaulting to `https://api.occam.ai`; a value that is not a usable base URL
+ * fails with a `ConfigError` at `OCCAM_BASE_URL`.
  *
  * @since 0.1.0
  * @category config
  */
-export const baseUrlConfig: Config.Config<string> = Config.string("OCCAM_BASE_URL").pipe(
-  Config.withDefault(defaultBaseUrl)
-)
+export const baseUrlConfig: Config.Config<string> = ProviderConfig.baseUrl("OCCAM_BASE_URL", {
+  default: defaultBaseUrl
+})
 
 /**
  * The service as a layer configured from `Config`: by default the base URL comes from

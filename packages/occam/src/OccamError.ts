@@ -160,11 +160,19 @@ export const isOccamError = (u: unknown): u is OccamError =>
   u instanceof InvalidApiKey || u instanceof ValidationError
 
 /**
+ * The refresh failures that mean the refresh token is dead (see `isRefreshRejected`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RefreshRejected = RefreshTokenExpired | RefreshTokenNotFound
+
+/**
  * Whether a refresh failure means the refresh token is dead (expired, used, or unknown), so the
  * only way on is a new login.
  *
  * @since 0.1.0
  * @category refinements
  */
-export const isRefreshRejected = (u: unknown): u is RefreshTokenExpired | RefreshTokenNotFound =>
+export const isRefreshRejected = (u: unknown): u is RefreshRejected =>
   u instanceof RefreshTokenExpired || u instanceof RefreshTokenNotFound

@@ -9,7 +9,15 @@
  * - API key: `tokenFromKey`, and the key exchanged again before each expiry (there is no refresh
  *   token on this path).
  *
- * The client prepends the base URL, adds `Authorization: Bearer`, and on a 401 invalidates the
+ * The session's error type is exact for its credentials: a password session never fails with
+ * `InvalidApiKey`, nor with `RefreshTokenExpired` or `RefreshTokenNotFound` (it logs in again
+ * instead); an API-key session never fails with `InvalidCredentials`. Hence three tags: every
+ * layer provides `OccamSession` (either kind: what `layerConfig` builds, since the
+ * configuration picks the kind), and `layer` also provides `OccamPasswordSession` or
+ * `OccamApiKeySession`, whose error types are exact for one kind.
+ *
+ * The client resolves relative URLs against the base URL (absolute ones must stay on its origin),
+ * adds `Authorization: Bearer`, and on a 401 invalidates the
  * token it sent and retries once with a new one. Occam answers `{"detail":"Token expired"}` for an
  * expired token and another detail for an unknown one; a new token is the remedy for both, so every
  * 401 counts, which is `SessionClient`'s default.
@@ -17,14 +25,13 @@
  * @since 0.1.0
  */
 import * as AuthSession from "@effect-auth/core/AuthSession"
+import * as ProviderConfig from "@effect-auth/core/ProviderConfig"
 import * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenStore from "@effect-auth/core/TokenStore"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -41,7 +48,7 @@ import * as OccamError from "./OccamError.js"
 export type PasswordCredentials = OccamAuth.LoginCredentials
 
 /**
- * An Occam API key (`sk-occam-...`).
+ * An Occam API key (`sk-occam-...`): a secret, since it authenticates alone.
  *
  * @since 0.1.0
  * @category models
@@ -59,33 +66,42 @@ export interface ApiKeyCredentials {
 export type Credentials = PasswordCredentials | ApiKeyCredentials
 
 /**
- * What the session's `token` (and so the authenticated client) can fail with, besides
- * `AuthSession.ReauthenticationRequired`.
+ * What a password session's `token` (and so its client) can fail with: the login's errors, and
+ * the refresh's besides `RefreshTokenExpired` and `RefreshTokenNotFound`, which it answers by
+ * logging in again.
  *
  * @since 0.1.0
  * @category errors
  */
-export type SessionError = OccamAuth.LoginError | OccamAuth.RefreshError | OccamAuth.TokenFromKeyError
+export type PasswordError = OccamAuth.LoginError | Exclude<OccamAuth.RefreshError, OccamError.RefreshRejected>
 
 /**
- * The session and the authenticated client.
+ * What an API-key session's `token` (and so its client) can fail with: `tokenFromKey`'s errors.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ApiKeyError = OccamAuth.TokenFromKeyError
+
+/**
+ * What a session of either kind can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SessionError = PasswordError | ApiKeyError
+
+/**
+ * The session and the authenticated client (`client.get("/agents")`), for a session failing
+ * with `E`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Service {
-  readonly session: AuthSession.AuthSession<SessionError>
-  /**
-   * The `HttpClient` in context with Occam's base URL prepended and the session's bearer token
-   * added: `client.get("/agents")`.
-   */
-  readonly client: HttpClient.HttpClient.With<
-    HttpClientError.HttpClientError | SessionError | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed
-  >
-}
+export type Service<E = SessionError> = SessionClient.Authenticated<E>
 
 /**
- * The service tag.
+ * An Occam session of either kind: what every layer of this module provides.
  *
  * @since 0.1.0
  * @category tags
@@ -93,102 +109,197 @@ export interface Service {
 export class OccamSession extends Context.Tag("@effect-auth/occam/OccamSession")<OccamSession, Service>() {}
 
 /**
- * How to build a session.
+ * A password session, with its exact error type: provided by `layer` given a username and password.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class OccamPasswordSession extends Context.Tag("@effect-auth/occam/OccamPasswordSession")<
+  OccamPasswordSession,
+  Service<PasswordError>
+>() {}
+
+/**
+ * An API-key session, with its exact error type: provided by `layer` given an API key.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class OccamApiKeySession extends Context.Tag("@effect-auth/occam/OccamApiKeySession")<
+  OccamApiKeySession,
+  Service<ApiKeyError>
+>() {}
+
+/**
+ * How to build a session (see `AuthSession.SessionOptions`). The default `key` is
+ * `occam:<username>`, or `occam:key:<fingerprint of the key>` for an API key, so that two keys
+ * never share an entry and the key itself never reaches the store.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  readonly credentials: Credentials
-  /**
-   * The `TokenStore` key. Default: `occam:<username>`, or `occam:key:<fingerprint of the key>` for
-   * an API key, so that two keys never share an entry and the key itself never reaches the store.
-   */
-  readonly key?: string | undefined
-  /** Refresh this long before expiry (see `AuthSession.Options`). */
-  readonly skew?: Duration.DurationInput | undefined
-  /** Refresh up to this much earlier again, at random (see `AuthSession.Options`). */
-  readonly jitter?: Duration.DurationInput | undefined
-}
+export type Options<C extends Credentials = Credentials> = AuthSession.SessionOptions<C>
 
 const isApiKey = (credentials: Credentials): credentials is ApiKeyCredentials => "apiKey" in credentials
 
+const expected = "{ username, password } or { apiKey }"
+
+const checked = <C extends Credentials>(options: Options<C>): Effect.Effect<C, ConfigError.ConfigError> =>
+  ProviderConfig.requireCredentials(
+    "Occam AI",
+    options?.credentials,
+    expected,
+    (credentials: Credentials) =>
+      ProviderConfig.hasFields(credentials, ["apiKey"]) ||
+      ProviderConfig.hasFields(credentials, ["username", "password"])
+  )
+
+const makeApiKey = (
+  auth: OccamAuth.Service,
+  options: Options,
+  credentials: ApiKeyCredentials
+): Effect.Effect<Service<ApiKeyError>, never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.flatMap(
+    AuthSession.make({
+      provider: OccamAuth.provider,
+      key: options.key ?? `occam:key:${TokenStore.fingerprint(Redacted.value(credentials.apiKey))}`,
+      // Built when it runs: a request held by every idle session would cost kilobytes each.
+      login: Effect.suspend(() => auth.tokenFromKey(credentials.apiKey)),
+      ...AuthSession.passThrough(options)
+    }),
+    (session) => SessionClient.authenticated(session, { baseUrl: auth.baseUrl })
+  )
+
+const makePassword = (
+  auth: OccamAuth.Service,
+  options: Options,
+  credentials: PasswordCredentials
+): Effect.Effect<Service<PasswordError>, never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.flatMap(
+    AuthSession.make({
+      provider: OccamAuth.provider,
+      key: options.key ?? `occam:${credentials.username}`,
+      login: Effect.suspend(() => auth.login(credentials)),
+      refresh: auth.refresh,
+      isRefreshRejected: OccamError.isRefreshRejected,
+      ...AuthSession.passThrough(options)
+    }),
+    (session) => SessionClient.authenticated(session, { baseUrl: auth.baseUrl })
+  )
+
 /**
  * Builds the session and the client over the `OccamAuth` and `HttpClient` in context. The session
- * lives (and refreshes) until the scope closes.
+ * lives (and refreshes) until the scope closes. Missing or misshapen credentials fail with a
+ * `ConfigError` at `credentials`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
+export function make(
+  options: Options<PasswordCredentials>
+): Effect.Effect<
+  Service<PasswordError>,
+  ConfigError.ConfigError,
+  OccamAuth.OccamAuth | HttpClient.HttpClient | Scope.Scope
+>
+export function make(
+  options: Options<ApiKeyCredentials>
+): Effect.Effect<
+  Service<ApiKeyError>,
+  ConfigError.ConfigError,
+  OccamAuth.OccamAuth | HttpClient.HttpClient | Scope.Scope
+>
+export function make(
   options: Options
-): Effect.Effect<Service, never, OccamAuth.OccamAuth | HttpClient.HttpClient | Scope.Scope> =>
-  Effect.gen(function*() {
+): Effect.Effect<Service, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient | Scope.Scope>
+export function make(
+  options: Options
+): Effect.Effect<Service, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient | Scope.Scope> {
+  return Effect.gen(function*() {
+    const credentials = yield* checked(options)
     const auth = yield* OccamAuth.OccamAuth
-    const credentials = options.credentials
-    const session = yield* AuthSession.make<SessionError, never>(
-      isApiKey(credentials)
-        ? {
-          provider: OccamAuth.provider,
-          key: options.key ?? `occam:key:${TokenStore.fingerprint(Redacted.value(credentials.apiKey))}`,
-          // Built when it runs: a request held by every idle session would cost kilobytes each.
-          login: Effect.suspend(() => auth.tokenFromKey(credentials.apiKey)),
-          skew: options.skew,
-          jitter: options.jitter
-        }
-        : {
-          provider: OccamAuth.provider,
-          key: options.key ?? `occam:${credentials.username}`,
-          login: Effect.suspend(() => auth.login(credentials)),
-          refresh: auth.refresh,
-          isRefreshRejected: OccamError.isRefreshRejected,
-          skew: options.skew,
-          jitter: options.jitter
-        }
-    )
-    const client = yield* SessionClient.make(session, { baseUrl: auth.baseUrl })
-    return OccamSession.of({ session, client })
+    return isApiKey(credentials)
+      ? yield* makeApiKey(auth, options, credentials)
+      : yield* makePassword(auth, options, credentials)
   })
+}
 
 /**
  * The session as a layer: it logs in when first asked for a token and refreshes until the layer
- * is released.
+ * is released. It provides `OccamSession`, and `OccamPasswordSession` or `OccamApiKeySession`
+ * for the kind of credentials given.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
+export function layer(
+  options: Options<PasswordCredentials>
+): Layer.Layer<
+  OccamSession | OccamPasswordSession,
+  ConfigError.ConfigError,
+  OccamAuth.OccamAuth | HttpClient.HttpClient
+>
+export function layer(
+  options: Options<ApiKeyCredentials>
+): Layer.Layer<OccamSession | OccamApiKeySession, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient>
+export function layer(
   options: Options
-): Layer.Layer<OccamSession, never, OccamAuth.OccamAuth | HttpClient.HttpClient> =>
-  Layer.scoped(OccamSession, make(options))
+): Layer.Layer<OccamSession, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient>
+export function layer(
+  options: Options
+): Layer.Layer<OccamSession, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient> {
+  return Layer.scopedContext(Effect.gen(function*() {
+    const credentials = yield* checked(options)
+    const auth = yield* OccamAuth.OccamAuth
+    let context: Context.Context<OccamSession>
+    if (isApiKey(credentials)) {
+      const service = yield* makeApiKey(auth, options, credentials)
+      context = Context.make(OccamSession, service).pipe(Context.add(OccamApiKeySession, service))
+    } else {
+      const service = yield* makePassword(auth, options, credentials)
+      context = Context.make(OccamSession, service).pipe(Context.add(OccamPasswordSession, service))
+    }
+    return context
+  }))
+}
 
 /**
  * Credentials from `Config`: `OCCAM_API_KEY` when it is set, else `OCCAM_USERNAME` and
- * `OCCAM_PASSWORD`. Secrets are read with `Config.redacted`.
+ * `OCCAM_PASSWORD` (secrets read as `Redacted`). Some of them without a complete set (a username
+ * without a password, say), or none at all, fails with a `ConfigError` naming what is set and
+ * what is missing.
  *
  * @since 0.1.0
  * @category config
  */
-export const credentialsConfig: Config.Config<Credentials> = Config.orElse(
-  Config.map(Config.redacted("OCCAM_API_KEY"), (apiKey): Credentials => ({ apiKey })),
-  () =>
-    Config.map(
-      Config.all({ username: Config.string("OCCAM_USERNAME"), password: Config.redacted("OCCAM_PASSWORD") }),
-      (login): Credentials => login
-    )
-)
+export const credentialsConfig: Config.Config<Credentials> = ProviderConfig.credentials<Credentials>({
+  provider: "Occam AI",
+  sets: [
+    {
+      variables: ["OCCAM_API_KEY"],
+      config: Config.map(ProviderConfig.secret("OCCAM_API_KEY"), (apiKey) => ({ apiKey }))
+    },
+    {
+      variables: ["OCCAM_USERNAME", "OCCAM_PASSWORD"],
+      config: Config.all({
+        username: ProviderConfig.string("OCCAM_USERNAME"),
+        password: ProviderConfig.secret("OCCAM_PASSWORD")
+      })
+    }
+  ]
+})
 
 /**
  * The session as a layer configured from `Config` (see `credentialsConfig`); the other options
- * are given directly.
+ * are given directly. The configuration decides the kind of credentials, so it provides
+ * `OccamSession` only. A bad configuration fails when the layer is built.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  options: Omit<Options, "credentials"> & { readonly credentials?: Config.Config<Credentials> | undefined } = {}
+  options: AuthSession.SessionConfigOptions<Options> = {}
 ): Layer.Layer<OccamSession, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient> =>
-  Layer.scoped(
-    OccamSession,
-    Effect.flatMap(options.credentials ?? credentialsConfig, (credentials) => make({ ...options, credentials }))
+  Layer.unwrapEffect(
+    Effect.map(options.credentials ?? credentialsConfig, (credentials) => layer({ ...options, credentials }))
   )

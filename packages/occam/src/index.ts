@@ -35,7 +35,15 @@ export * as OccamError from "./OccamError.js"
  * - API key: `tokenFromKey`, and the key exchanged again before each expiry (there is no refresh
  *   token on this path).
  *
- * The client prepends the base URL, adds `Authorization: Bearer`, and on a 401 invalidates the
+ * The session's error type is exact for its credentials: a password session never fails with
+ * `InvalidApiKey`, nor with `RefreshTokenExpired` or `RefreshTokenNotFound` (it logs in again
+ * instead); an API-key session never fails with `InvalidCredentials`. Hence three tags: every
+ * layer provides `OccamSession` (either kind: what `layerConfig` builds, since the
+ * configuration picks the kind), and `layer` also provides `OccamPasswordSession` or
+ * `OccamApiKeySession`, whose error types are exact for one kind.
+ *
+ * The client resolves relative URLs against the base URL (absolute ones must stay on its origin),
+ * adds `Authorization: Bearer`, and on a 401 invalidates the
  * token it sent and retries once with a new one. Occam answers `{"detail":"Token expired"}` for an
  * expired token and another detail for an unknown one; a new token is the remedy for both, so every
  * 401 counts, which is `SessionClient`'s default.

@@ -1,10 +1,16 @@
+import type * as AuthError from "@effect-auth/core/AuthError"
+import type * as AuthSession from "@effect-auth/core/AuthSession"
+import type * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenStore from "@effect-auth/core/TokenStore"
 import * as OccamAuth from "@effect-auth/occam/OccamAuth"
+import type * as OccamError from "@effect-auth/occam/OccamError"
 import * as OccamSession from "@effect-auth/occam/OccamSession"
+import * as ErrorTypes from "@effect-auth/testing/ErrorTypes"
 import * as FakeOccam from "@effect-auth/testing/FakeOccam"
 import * as FakeServer from "@effect-auth/testing/FakeServer"
 import * as Fault from "@effect-auth/testing/Fault"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -259,7 +265,13 @@ describe("OccamSession.layerConfig", () => {
             Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
           )
       )
-      return { exit, requests: (yield* fake.server.requests).map(describeRequest) }
+      const failure = Exit.match(exit, {
+        onFailure: (cause) =>
+          String(Cause.squash(cause)),
+        onSuccess: () =>
+          ""
+      })
+      return { exit, failure, requests: (yield* fake.server.requests).map(describeRequest) }
     })
 
   it.scoped("reads OCCAM_USERNAME and OCCAM_PASSWORD", () =>
@@ -283,12 +295,134 @@ describe("OccamSession.layerConfig", () => {
       assert.deepStrictEqual(requests, ["GET /auth/access-token"])
     }))
 
-  it.scoped("fails with a ConfigError that names no secret when credentials are missing", () =>
+  it.scoped("a partial configuration fails when the layer is built, naming what is set and what is missing", () =>
     Effect.gen(function*() {
-      const { exit, requests } = yield* run([["OCCAM_USERNAME", username]])
-      assert.isTrue(Exit.isFailure(exit))
-      assert.include(String(exit), "OCCAM_PASSWORD")
+      const { failure, requests } = yield* run([["OCCAM_USERNAME", username]])
+      assert.include(
+        failure,
+        "Missing data at OCCAM_PASSWORD: \"Occam AI: OCCAM_USERNAME is set but OCCAM_PASSWORD is missing; " +
+          "set OCCAM_API_KEY, or OCCAM_USERNAME and OCCAM_PASSWORD\""
+      )
+      assert.notInclude(failure, username)
       assert.deepStrictEqual(requests, [])
+    }))
+
+  it.scoped("a missing secret is named, not shown as <redacted>", () =>
+    Effect.gen(function*() {
+      const { failure } = yield* run([["OCCAM_USERNAME", username], ["OCCAM_PASSWORD", "  "]])
+      assert.include(failure, "OCCAM_PASSWORD is missing")
+      assert.notInclude(failure, "<redacted>")
+    }))
+
+  it.scoped("no credentials at all list the alternatives", () =>
+    Effect.gen(function*() {
+      const { failure } = yield* run([])
+      assert.include(
+        failure,
+        "Missing data at OCCAM_API_KEY: \"Occam AI: no credentials are configured; " +
+          "set OCCAM_API_KEY, or OCCAM_USERNAME and OCCAM_PASSWORD\""
+      )
+    }))
+
+  it.scoped("OCCAM_BASE_URL=notaurl fails when the layer is built, at OCCAM_BASE_URL, before any request", () =>
+    Effect.gen(function*() {
+      const { failure, requests } = yield* run([
+        ["OCCAM_BASE_URL", "notaurl"],
+        ["OCCAM_USERNAME", username],
+        ["OCCAM_PASSWORD", password]
+      ])
+      assert.include(failure, "Invalid data at OCCAM_BASE_URL: \"OCCAM_BASE_URL is not a usable base URL")
+      assert.include(failure, "is not an absolute URL")
+      assert.deepStrictEqual(requests, [])
+    }))
+})
+
+describe("OccamSession options from plain JavaScript", () => {
+  // Options parsed from JSON, as a JavaScript application may build them: the compiler cannot
+  // vouch for their shape.
+  const fromJson = (text: string): OccamSession.Options => JSON.parse(text)
+  const build = (text: string) =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOccam.make()
+      const auth = OccamAuth.layer().pipe(Layer.provideMerge(FakeServer.layerClient(fake.server)))
+      const error = yield* Effect.flip(Layer.build(OccamSession.layer(fromJson(text)).pipe(Layer.provide(auth))))
+      return { error, requests: yield* fake.server.requests }
+    })
+
+  it.scoped("a layer without credentials fails with a ConfigError at credentials, not a TypeError", () =>
+    Effect.gen(function*() {
+      for (const text of ["{}", "{\"credentials\":null}", "{\"skew\":\"1 minute\"}"]) {
+        const { error, requests } = yield* build(text)
+        assert.strictEqual(error._tag, "ConfigError")
+        assert.include(String(error), "Missing data at credentials: \"Occam AI: the session needs credentials")
+        assert.deepStrictEqual(requests, [])
+      }
+      const { error } = yield* build("{\"credentials\":{\"user\":\"ada\"}}")
+      assert.include(String(error), "Invalid data at credentials")
+    }))
+})
+
+describe("OccamSession error types", () => {
+  // Type tests: `tsc -b` (npm run check) compiles them; at run time they only build effects.
+  type Shared = AuthError.AuthError | AuthSession.SessionClosed
+  type ClientOnly = SessionClient.ClientError<never>
+
+  it.effect("a password session fails with its login's errors only", () =>
+    Effect.gen(function*() {
+      const { client, session } = yield* OccamSession.OccamPasswordSession
+      ErrorTypes.exactly<OccamError.InvalidCredentials | OccamError.ValidationError | Shared>()(session.token)
+      // @ts-expect-error every error a caller can get must be named: here SessionClosed is left out
+      ErrorTypes.exactly<OccamError.InvalidCredentials | OccamError.ValidationError | AuthError.AuthError>()(
+        session.token
+      )
+      ErrorTypes.exactly<OccamError.InvalidCredentials | OccamError.ValidationError | Shared | ClientOnly>()(
+        client.get("/agents")
+      )
+      // @ts-expect-error a password session never fails with InvalidApiKey
+      ErrorTypes.exactly<
+        OccamError.InvalidApiKey | OccamError.InvalidCredentials | OccamError.ValidationError | Shared
+      >()(
+        session.token
+      )
+      const handled: Effect.Effect<string> = session.token.pipe(
+        Effect.as("token"),
+        Effect.catchTags({
+          ...ErrorTypes.sharedHandlers,
+          InvalidCredentials: () => Effect.succeed("denied"),
+          ValidationError: () => Effect.succeed("invalid")
+        })
+      )
+      session.token.pipe(Effect.catchTags({
+        InvalidCredentials: () => Effect.void,
+        // @ts-expect-error the session logs in again instead of failing with RefreshTokenExpired
+        RefreshTokenExpired: () => Effect.void
+      }))
+      session.token.pipe(Effect.catchTags({
+        // @ts-expect-error nor with RefreshTokenNotFound
+        RefreshTokenNotFound: () => Effect.void
+      }))
+      session.token.pipe(Effect.catchTags({
+        // @ts-expect-error nor with ReauthenticationRequired: it has credentials to log in with
+        ReauthenticationRequired: () => Effect.void
+      }))
+      return handled
+    }).pipe((check) => Effect.sync(() => assert.isDefined(check))))
+
+  it.effect("an API-key session fails with tokenFromKey's errors only, and either kind with both", () =>
+    Effect.sync(() => {
+      const check = Effect.gen(function*() {
+        const { session } = yield* OccamSession.OccamApiKeySession
+        ErrorTypes.exactly<OccamError.InvalidApiKey | OccamError.ValidationError | Shared>()(session.token)
+        session.token.pipe(Effect.catchTags({
+          // @ts-expect-error an API-key session never fails with InvalidCredentials
+          InvalidCredentials: () => Effect.void
+        }))
+        const either = yield* OccamSession.OccamSession
+        ErrorTypes.exactly<
+          OccamError.InvalidApiKey | OccamError.InvalidCredentials | OccamError.ValidationError | Shared
+        >()(either.session.token)
+      })
+      assert.isDefined(check)
     }))
 })
 

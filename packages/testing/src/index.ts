@@ -1,4 +1,17 @@
 /**
+ * Type tests for error channels: `exactly<E>()(effect)` compiles only when the effect's error
+ * type is exactly `E`, no wider (a tag callers would handle in vain) and no narrower (a tag they
+ * would miss). It does nothing at run time and never runs the effect.
+ *
+ * ```ts
+ * ErrorTypes.exactly<InvalidCredentials | ValidationError | AuthError.AuthError | SessionClosed>()(session.token)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export * as ErrorTypes from "./ErrorTypes.js"
+
+/**
  * A fake of Cal.com API v2's platform OAuth flow that behaves as the real server does (see
  * PROVIDERS.md section 3), not as its API document says:
  *

@@ -1,0 +1,252 @@
+/**
+ * Configuration that explains itself: the `Config` pieces every provider's `layerConfig` reads
+ * its variables with, so that a wrong or partial configuration fails when the layer is built,
+ * with a `ConfigError` that names the variable and says what is wrong with it.
+ *
+ * - `baseUrl`: a base URL variable, checked as `Endpoint.validateBaseUrl` checks one given in
+ *   code, with the variable's name as the error's path (`Invalid data at OCCAM_BASE_URL: ...`).
+ * - `secret`: a secret variable, `Redacted`; unlike `Config.redacted`, a missing one says which
+ *   variable is missing rather than `"<redacted>"` (a missing value has nothing to hide).
+ * - `choose` and `credentials`: credentials from one of several complete sets of variables
+ *   (such as an API key, or a username and a password). Some variables of a set without the
+ *   rest is a `MissingData` naming what is set and what is missing, so a typo in one variable
+ *   never sends the others anywhere.
+ * - `requireCredentials`: the same promise for options given in code, from plain JavaScript
+ *   too: a session built without credentials fails with a `ConfigError` rather than a `TypeError`.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Redacted from "effect/Redacted"
+import { baseUrlProblem } from "./internal/baseUrl.js"
+
+/** A value that is not there: unset, or only whitespace (an exported empty variable). */
+const isBlank = (value: string): boolean => value.trim() === ""
+
+/** Whether a variable is set; its value is read only for that and never kept. */
+const isSet = (name: string): Config.Config<boolean> =>
+  Config.map(Config.option(Config.string(name)), Option.exists((value) => !isBlank(value)))
+
+const list = (names: ReadonlyArray<string>): string =>
+  names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`
+
+const verb = (names: ReadonlyArray<string>): string => names.length === 1 ? "is" : "are"
+
+/**
+ * A base URL from the variable `name`: unset or blank gives `options.default`, or, without one, a
+ * `MissingData` at `name` that says what to set (`options.hint`). A value that is not an absolute
+ * `http(s)` URL, or carries credentials, a query or a fragment, is `InvalidData` at `name`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const baseUrl = (
+  name: string,
+  options: { readonly default?: string | undefined; readonly hint?: string | undefined } = {}
+): Config.Config<string> =>
+  Config.option(Config.string(name)).pipe(
+    Config.mapOrFail((value) => {
+      const given = Option.filter(value, (url) => !isBlank(url))
+      if (Option.isNone(given)) {
+        return options.default !== undefined
+          ? Either.right(options.default)
+          : Either.left(
+            ConfigError.MissingData([name], `${name} is required${options.hint ? `: ${options.hint}` : ""}`)
+          )
+      }
+      const problem = baseUrlProblem(given.value)
+      return problem === undefined
+        ? Either.right(given.value)
+        : Either.left(ConfigError.InvalidData([name], `${name} is not a usable base URL: ${problem}`))
+    })
+  )
+
+/**
+ * A secret from the variable `name`, as `Redacted`. A missing one fails with `MissingData` at
+ * `name` saying that it is not set (`Config.redacted` would say `"<redacted>"`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const secret = (name: string): Config.Config<Redacted.Redacted<string>> =>
+  Config.option(Config.string(name)).pipe(
+    Config.mapOrFail((value) =>
+      Option.match(Option.filter(value, (secret) => !isBlank(secret)), {
+        onNone: () => Either.left(ConfigError.MissingData([name], `${name} is not set`)),
+        onSome: (secret) => Either.right(Redacted.make(secret))
+      })
+    )
+  )
+
+/**
+ * A plain (not secret) value from the variable `name`; blank counts as not set.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const string = (name: string): Config.Config<string> =>
+  Config.option(Config.string(name)).pipe(
+    Config.mapOrFail((value) =>
+      Option.match(Option.filter(value, (text) => !isBlank(text)), {
+        onNone: () => Either.left(ConfigError.MissingData([name], `${name} is not set`)),
+        onSome: Either.right
+      })
+    )
+  )
+
+/**
+ * What `choose` decides from.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Sets {
+  /** The provider's name, for the message (`"Occam AI"`). */
+  readonly provider: string
+  /** The complete sets of credential variables, as alternatives, in order of preference. */
+  readonly sets: ReadonlyArray<ReadonlyArray<string>>
+  /**
+   * Variables that only make sense with credentials (such as a base URL): set alone, they are a
+   * partial configuration too. Default: none.
+   */
+  readonly related?: ReadonlyArray<string> | undefined
+  /** A sentence appended to the message of a partial configuration (what else the user may do). */
+  readonly hint?: string | undefined
+}
+
+const partial = (options: Sets, present: ReadonlyArray<string>): ConfigError.ConfigError => {
+  // The nearest set lacks the fewest variables; on a tie, the one with more of its variables set
+  // is the one the user was filling in (a username without a password is not an API key).
+  const lacking = options.sets.map((set) => ({
+    missing: set.filter((name) => !present.includes(name)),
+    set: set.length
+  }))
+  const { missing } = lacking.reduce((best, next) =>
+    next.missing.length < best.missing.length ||
+      (next.missing.length === best.missing.length && next.set > best.set)
+      ? next
+      : best
+  )
+  const alternatives = options.sets.map(list).join(", or ")
+  return ConfigError.MissingData(
+    [missing[0] ?? ""],
+    `${options.provider}: ${list(present)} ${verb(present)} set but ${list(missing)} ${verb(missing)} missing; ` +
+      `set ${alternatives}${options.hint === undefined ? "" : `; ${options.hint}`}`
+  )
+}
+
+/**
+ * Which complete set of credential variables is configured: `None` when no variable of any set
+ * (nor a related one) is set, the index of the first complete set otherwise. Any other mix fails
+ * with a `MissingData` at the first missing variable of the nearest set, whose message names the
+ * variables set and missing (`Occam AI: OCCAM_USERNAME is set but OCCAM_PASSWORD is missing; set
+ * OCCAM_USERNAME and OCCAM_PASSWORD, or OCCAM_API_KEY`). Values are read only to see whether they
+ * are set.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const choose = (options: Sets): Config.Config<Option.Option<number>> => {
+  const names = [...new Set([...options.sets.flat(), ...(options.related ?? [])])]
+  return Config.all(names.map(isSet)).pipe(
+    Config.mapOrFail((flags) => {
+      const present = names.filter((_, index) => flags[index])
+      if (present.length === 0) return Either.right(Option.none())
+      const complete = options.sets.findIndex((set) => set.every((name) => present.includes(name)))
+      return complete >= 0 ? Either.right(Option.some(complete)) : Either.left(partial(options, present))
+    })
+  )
+}
+
+/**
+ * One complete set of credential variables and how to read it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CredentialSet<A> {
+  readonly variables: ReadonlyArray<string>
+  readonly config: Config.Config<A>
+}
+
+/**
+ * Credentials from the first complete set of variables (see `choose`), or `None` when none of
+ * the variables is set (a session that resumes from its store, say).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const optionalCredentials = <A>(options: {
+  readonly provider: string
+  readonly sets: ReadonlyArray<CredentialSet<A>>
+}): Config.Config<Option.Option<A>> =>
+  Config.all([
+    choose({ provider: options.provider, sets: options.sets.map((set) => set.variables) }),
+    Config.all(options.sets.map((set) => Config.option(set.config)))
+  ]).pipe(
+    Config.map(([chosen, values]) => Option.flatMap(chosen, (index) => values[index] ?? Option.none()))
+  )
+
+/**
+ * Credentials from the first complete set of variables (see `choose`). None of them set is a
+ * `MissingData` at the first variable of the first set, whose message lists every alternative.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const credentials = <A>(options: {
+  readonly provider: string
+  readonly sets: ReadonlyArray<CredentialSet<A>>
+}): Config.Config<A> =>
+  optionalCredentials(options).pipe(
+    Config.mapOrFail(Option.match({
+      onNone: () =>
+        Either.left(ConfigError.MissingData(
+          [options.sets[0]?.variables[0] ?? ""],
+          `${options.provider}: no credentials are configured; set ${
+            options.sets.map((set) => list(set.variables)).join(", or ")
+          }`
+        )),
+      onSome: Either.right
+    }))
+  )
+
+/**
+ * The credentials of a session's options, checked where plain JavaScript could leave them out
+ * or misshape them: `undefined` (or `null`) fails with `MissingData` at `credentials`, a value
+ * `isValid` refuses with `InvalidData` at `credentials`; both say what was expected (`expected`,
+ * such as `"{ username, password } or { apiKey }"`). The values themselves are never quoted.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const requireCredentials = <C>(
+  provider: string,
+  credentials: C | undefined,
+  expected: string,
+  isValid: (credentials: C) => boolean
+): Effect.Effect<C, ConfigError.ConfigError> =>
+  Predicate.isNullable(credentials)
+    ? Effect.fail(ConfigError.MissingData(["credentials"], `${provider}: the session needs credentials: ${expected}`))
+    : isValid(credentials)
+    ? Effect.succeed(credentials)
+    : Effect.fail(ConfigError.InvalidData(["credentials"], `${provider}: the credentials must be ${expected}`))
+
+/**
+ * Whether `value` is an object whose `fields` are all non-empty strings or `Redacted` values:
+ * the check `requireCredentials` needs for credentials built in plain JavaScript.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const hasFields = (value: unknown, fields: ReadonlyArray<string>): boolean =>
+  Predicate.isObject(value) &&
+  fields.every((field) => {
+    const held: unknown = Predicate.hasProperty(value, field) ? value[field] : undefined
+    return Redacted.isRedacted(held) || (Predicate.isString(held) && held !== "")
+  })
