@@ -18,11 +18,17 @@ export * as AuthError from "./AuthError.js"
  * - proactive refresh: a fiber scoped to the session sleeps until `expiresAt - skew - jitter` and
  *   refreshes; a failed proactive refresh is retried on a schedule and never ends the loop;
  * - rotation: a new refresh token is written to the `TokenStore` before the new access token is
- *   handed out; a refresh response without one keeps the old one; a rejected refresh re-reads the
- *   store and adopts a token another instance rotated, else logs in again when it can, else fails
- *   with `ReauthenticationRequired`;
- * - observable: `changes` streams `Valid`, `Refreshing`, `Failed` and `ReauthenticationRequired`;
- *   every login, refresh and revoke runs in a span and counts in metrics.
+ *   handed out; a refresh response without one keeps the old one; a single-use refresh token
+ *   that was rejected, or whose answer was lost after it may have reached the server, is never
+ *   presented again: the session re-reads the store and adopts a token another instance
+ *   rotated, else logs in again when it can, else fails with `ReauthenticationRequired`;
+ * - coordination: sessions sharing a store hold its refresh lease while they refresh, so one
+ *   refreshes and the others adopt its result; a store that notifies lets them re-arm at once;
+ * - bounded: logins and refreshes are rate-limited per session, and after repeated failures
+ *   callers get the last failure for a backoff window instead of sending another request;
+ * - observable: `changes` streams `Valid`, `Refreshing`, `Failed`, `Unpersisted` and
+ *   `ReauthenticationRequired`; every login, refresh and revoke runs in a span and counts in
+ *   metrics, labelled with a digest of the session key rather than the key itself.
  *
  * @since 0.1.0
  */
@@ -86,8 +92,14 @@ export * as TokenSet from "./TokenSet.js"
  *
  * Every write is a compare-and-set on a version number: a session writes "version n + 1, given
  * that the entry is still at version n", and learns from a `VersionConflict` that another
- * instance wrote first. `layerMemory` is the default; `layerKeyValueStore` persists through
- * `@effect/platform`'s `KeyValueStore` (for example `KeyValueStore.layerFileSystem(directory)`).
+ * instance wrote first. The version is the fencing token of the refresh lease: a session holds
+ * `lease(key)` while it refreshes, so sessions sharing the store wait for it and adopt what it
+ * wrote instead of spending the same refresh token twice; a holder whose lease lapsed still
+ * cannot overwrite a newer entry, because its write names an older version.
+ *
+ * `layerMemory` is the default; `layerKeyValueStore` persists through `@effect/platform`'s
+ * `KeyValueStore` (for example `KeyValueStore.layerFileSystem(directory)`). Both lease within
+ * one process; `@effect-auth/redis` leases and notifies across processes.
  *
  * @since 0.1.0
  */
