@@ -12,6 +12,7 @@ import * as TokenSet from "@effect-auth/core/TokenSet"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -104,7 +105,7 @@ export interface SessionOptions {
 export const makeSession = (
   authUrl: string,
   options: SessionOptions = {}
-): Effect.Effect<AuthSession.AuthSession<LoginError>, never, HttpClient.HttpClient | Scope.Scope> =>
+): Effect.Effect<AuthSession.AuthSession<LoginError>, ConfigError.ConfigError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const client = options.endpoint ?? (yield* Endpoint.makeClient({ baseUrl: authUrl, provider: "bench" }))
     return yield* AuthSession.make({

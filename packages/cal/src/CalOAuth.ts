@@ -192,7 +192,7 @@ const withRedactedSecretHeader = <A, E, R>(effect: Effect.Effect<A, E, R>): Effe
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const baseUrl = (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, "")
     const client = yield* Endpoint.makeClient({ baseUrl, provider: "cal" })
@@ -283,7 +283,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<CalOAuth, never, HttpClient.HttpClient> =>
+export const layer = (options: Options): Layer.Layer<CalOAuth, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(CalOAuth, make(options))
 
 /**

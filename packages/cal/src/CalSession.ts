@@ -19,6 +19,7 @@ import type * as AuthError from "@effect-auth/core/AuthError"
 import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenSet from "@effect-auth/core/TokenSet"
+import * as TokenStore from "@effect-auth/core/TokenStore"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Config from "effect/Config"
@@ -57,7 +58,9 @@ export type SessionError =
  */
 export interface Service {
   readonly session: AuthSession.AuthSession<SessionError>
-  readonly client: HttpClient.HttpClient.With<HttpClientError.HttpClientError | SessionError>
+  readonly client: HttpClient.HttpClient.With<
+    HttpClientError.HttpClientError | SessionError | AuthSession.SessionClosed
+  >
 }
 
 /**
@@ -90,7 +93,10 @@ export interface Options {
   readonly credentials?: Credentials | undefined
   /**
    * Tells managed users of one OAuth client apart in the store: the session's key is
-   * `cal:<clientId>:<userKey>`. Default: `"default"`. Keep it stable across restarts.
+   * `cal:<clientId>:<userKey>`. Default: a fingerprint of the configured refresh token or code
+   * (two users configured with their own tokens never share an entry; the entry follows the
+   * configuration across restarts), or `"default"` when the session has no credentials. Give a
+   * stable user id (such as the managed user's id) when the configured token may change.
    */
   readonly userKey?: string | undefined
   /** Refresh this long before expiry (default: the session's, 60 seconds). */
@@ -122,23 +128,15 @@ export const fromRefreshToken = (refreshToken: Redacted.Redacted<string>): Token
     refreshToken
   })
 
-/**
- * Whether a refresh failure means the refresh token can no longer be presented: Cal.com refused
- * it, or the request may have been processed (and the token rotated away) without the answer
- * arriving: a reset or timed-out connection, or a gateway's 502 or 504. Presenting the token again
- * would replay a single-use grant; instead the session re-reads the store (another instance may
- * hold the rotated pair) and otherwise asks for a new authorization. A 500 is not among them:
- * Cal.com rotates in one database transaction, which a 500 rolled back.
- */
-const maybeSpent = (error: SessionError): boolean =>
-  error._tag === "InvalidRefreshToken" ||
-  (error._tag === "TransportError" && (error.reason === "Reset" || error.reason === "Timeout")) ||
-  (error._tag === "UnexpectedStatus" && (error.status === 502 || error.status === 504))
-
-/** Statuses that say the server did not process the request: the code is still unspent. */
+/** Failures that say the server did not process the exchange: the code is still unspent. */
 const unprocessed = (error: SessionError): boolean =>
-  (error._tag === "TransportError" && (error.reason === "Connect" || error.reason === "InvalidRequest")) ||
+  (error._tag === "TransportError" && !error.mayHaveReachedServer) ||
   (error._tag === "UnexpectedStatus" && (error.status === 429 || error.status === 503))
+
+const defaultUserKey = (credentials: Credentials | undefined): string =>
+  credentials === undefined
+    ? "default"
+    : TokenStore.fingerprint(Redacted.value("code" in credentials ? credentials.code : credentials.refreshToken))
 
 /**
  * Makes the session (scoped: its proactive refresh runs while the scope lives) and its client.
@@ -152,12 +150,15 @@ export const make = (
 ): Effect.Effect<Service, never, CalOAuth.CalOAuth | HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const cal = yield* CalOAuth.CalOAuth
-    const key = storeKey(cal.clientId, options.userKey)
+    const key = storeKey(cal.clientId, options.userKey ?? defaultUserKey(options.credentials))
     const common: AuthSession.Options<SessionError, never> = {
       provider: "cal",
       key,
       refresh: (refreshToken) => cal.refresh({ refreshToken }),
-      isRefreshRejected: maybeSpent,
+      // A refresh that may have reached Cal.com without its answer arriving counts as spent too
+      // (`AuthSession`'s default for single-use refresh tokens): Cal.com deletes the token it
+      // was shown, so presenting it again could only fail.
+      isRefreshRejected: (error) => error._tag === "InvalidRefreshToken",
       skew: options.skew,
       jitter: options.jitter
     }

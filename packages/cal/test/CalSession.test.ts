@@ -82,7 +82,7 @@ describe("CalSession", () => {
       ])
       // Only the newest refresh token is alive, and it is the one in the store.
       assert.deepStrictEqual(yield* fake.refreshTokens, [Redacted.value(third.refreshToken!)])
-      const stored = yield* store.get(CalSession.storeKey(fake.client.id))
+      const stored = yield* store.get(auth.key)
       assert.isTrue(Option.isSome(stored))
       assert.strictEqual(
         Redacted.value(Option.getOrThrow(stored).tokens.refreshToken!),
@@ -99,7 +99,7 @@ describe("CalSession", () => {
 
       const error = yield* Effect.flip(auth.token)
       assert.instanceOf(error, AuthSession.ReauthenticationRequired)
-      assert.deepInclude(error, { provider: "cal", key: CalSession.storeKey(fake.client.id) })
+      assert.deepInclude(error, { provider: "cal", key: auth.key })
       // Asking again does not present the (already rotated) token a second time.
       assert.deepInclude(yield* Effect.flip(auth.token), { _tag: "ReauthenticationRequired" })
       assert.deepStrictEqual(yield* refreshBodies, [issued.refreshToken])
@@ -133,7 +133,7 @@ describe("CalSession", () => {
       ])
     }))
 
-  it.scoped("a refresh token another instance rotated first is adopted from the shared store", () =>
+  it.scoped("a second instance adopts the pair the first rotated, and never presents the spent token", () =>
     Effect.gen(function*() {
       const { fake, refreshBodies, session } = yield* setup
       const store = yield* TokenStore.makeMemory
@@ -141,15 +141,34 @@ describe("CalSession", () => {
       const credentials = { refreshToken: Redacted.make(issued.refreshToken) }
       const a = yield* session({ credentials }, store)
       const b = yield* session({ credentials }, store)
+      // Both were configured with the same refresh token: they share one store entry.
+      assert.strictEqual(a.session.key, b.session.key)
 
       const fromA = yield* a.session.token
-      // B is forced to refresh with the configured token A already rotated: the server refuses
-      // it, and B adopts the pair A wrote to the store instead of asking for a new authorization.
-      const fromB = yield* b.session.refresh
-      assert.strictEqual(Redacted.value(fromB.refreshToken!), Redacted.value(fromA.refreshToken!))
-      assert.deepStrictEqual(yield* refreshBodies, [issued.refreshToken, issued.refreshToken])
+      // The store told B about A's rotation: B holds A's pair without a request of its own.
+      const fromB = yield* b.session.token
+      assert.strictEqual(Redacted.value(fromB.accessToken), Redacted.value(fromA.accessToken))
+      assert.deepStrictEqual(yield* refreshBodies, [issued.refreshToken])
       assert.deepStrictEqual(yield* fake.refreshTokens, [Redacted.value(fromA.refreshToken!)])
       assert.deepInclude(yield* b.session.state, { _tag: "Valid" })
+    }))
+
+  it.scoped("two managed users configured with their own refresh tokens never share a store entry", () =>
+    Effect.gen(function*() {
+      const { fake, session } = yield* setup
+      const store = yield* TokenStore.makeMemory
+      const one = yield* fake.issueTokens()
+      const two = yield* fake.issueTokens()
+      const a = yield* session({ credentials: { refreshToken: Redacted.make(one.refreshToken) } }, store)
+      const b = yield* session({ credentials: { refreshToken: Redacted.make(two.refreshToken) } }, store)
+      assert.notStrictEqual(a.session.key, b.session.key)
+      const fromA = yield* a.session.token
+      const fromB = yield* b.session.token
+      assert.notStrictEqual(Redacted.value(fromA.accessToken), Redacted.value(fromB.accessToken))
+      for (const key of [a.session.key, b.session.key]) {
+        assert.notInclude(key, one.refreshToken)
+        assert.notInclude(key, two.refreshToken)
+      }
     }))
 
   it.scoped("a 498 from a protected route triggers one refresh and one retry", () =>

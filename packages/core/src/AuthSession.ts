@@ -374,8 +374,9 @@ const describe = (error: unknown): string =>
     : "unknown error"
 
 /** What spans and logs call a session: a digest of its key unless the key may be shown. */
-const labelOf = (options: { readonly provider: string; readonly key: string; readonly showKey?: boolean | undefined }) =>
-  options.showKey === true ? options.key : `${options.provider}:${digest(options.key).slice(0, 8)}`
+const labelOf = (
+  options: { readonly provider: string; readonly key: string; readonly showKey?: boolean | undefined }
+) => options.showKey === true ? options.key : `${options.provider}:${digest(options.key).slice(0, 8)}`
 
 const warn = (session: { readonly provider: string; readonly label: string }, message: string, error: unknown) => {
   const description = describe(error)
@@ -1068,7 +1069,9 @@ export const make = <E, R>(options: Options<E, R>): Effect.Effect<AuthSession<E>
     const store = Option.getOrElse(yield* Effect.serviceOption(TokenStore.TokenStore), () => memoryOnly)
     const label = { provider: options.provider, label: labelOf(options) }
     const stored = yield* store.get(options.key).pipe(
-      Effect.catchAll((error) => Effect.as(warn(label, "effect-auth: could not read the token store", error), Option.none()))
+      Effect.catchAll((error) =>
+        Effect.as(warn(label, "effect-auth: could not read the token store", error), Option.none())
+      )
     )
     const initial = Option.match(stored, {
       onNone: (): Held | undefined =>

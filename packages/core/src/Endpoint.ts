@@ -454,7 +454,10 @@ const classifyCode = (code: string | undefined, fallback: string, sent: boolean)
     })
   }
   if (code !== undefined && invalidRequestCodes.has(code)) {
-    return new TransportFailure({ reason: "InvalidRequest", description: `the transport refused the request (${code})` })
+    return new TransportFailure({
+      reason: "InvalidRequest",
+      description: `the transport refused the request (${code})`
+    })
   }
   if (!sent && code !== undefined && connectCodes.has(code)) {
     return new TransportFailure({ reason: "Connect", description: code })

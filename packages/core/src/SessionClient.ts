@@ -8,9 +8,11 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Predicate from "effect/Predicate"
+import * as Stream from "effect/Stream"
 import type * as AuthSession from "./AuthSession.js"
 
 /**
@@ -26,6 +28,22 @@ export interface Options {
    */
   readonly isExpired?: ((response: HttpClientResponse.HttpClientResponse) => boolean) | undefined
 }
+
+/** The most of a rejected body read before the retry, and the longest wait for it. */
+const discardLimit = 64 * 1024
+const discardTimeout = Duration.seconds(1)
+
+/**
+ * Reads a rejected body to its end so its connection goes back to the pool, but no more than
+ * `discardLimit` bytes for no longer than `discardTimeout`: a 401 that drips forever must not
+ * hang the caller. A body abandoned this way closes its connection instead.
+ */
+const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
+  response.stream.pipe(
+    Stream.runFoldWhile(0, (read) => read <= discardLimit, (read, chunk) => read + chunk.length),
+    Effect.timeout(discardTimeout),
+    Effect.ignore
+  )
 
 /**
  * Sends every request with `Authorization: Bearer <access token>` from `session`, read afresh
@@ -68,13 +86,17 @@ export const withSession: {
           client.execute(HttpClientRequest.bearerToken(request, tokens.accessToken)),
           (response) => [tokens, response] as const
         ))
-    return HttpClient.makeWith<never, never, E2 | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed, R>(
+    return HttpClient.makeWith<
+      never,
+      never,
+      E2 | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed,
+      R
+    >(
       Effect.flatMap((request) =>
         Effect.flatMap(send(request), ([sent, response]) =>
           rejected(response)
             ? Effect.all([
-              // Read the rejected body to its end, so its connection goes back to the pool.
-              Effect.ignore(response.arrayBuffer),
+              discard(response),
               session.invalidate(sent),
               Effect.map(send(request), ([, retried]) => retried)
             ]).pipe(Effect.map(([, , retried]) => retried))
@@ -96,7 +118,9 @@ export const make = <E>(
   session: AuthSession.AuthSession<E>,
   options: Options & { readonly baseUrl: string }
 ): Effect.Effect<
-  HttpClient.HttpClient.With<HttpClientError.HttpClientError | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed>,
+  HttpClient.HttpClient.With<
+    HttpClientError.HttpClientError | E | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed
+  >,
   never,
   HttpClient.HttpClient
 > =>

@@ -22,6 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { digest } from "./internal/digest.js"
 import * as TokenSet from "./TokenSet.js"
 
 /**
@@ -174,6 +175,17 @@ export const makeLocalLease = (): Service["lease"] => {
       })
     )
 }
+
+/**
+ * A short, stable fingerprint of an identifying value (an API key, a configured refresh token),
+ * for store keys that tell identities apart without holding the value: 16 hex digits of a
+ * 64-bit hash. It is not a cryptographic hash; it is meant for values with the entropy of a
+ * credential, which it does not let anyone recover.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const fingerprint = (value: string): string => digest(value)
 
 /**
  * The token store a session uses. Without one in the context, each session keeps its tokens in

@@ -551,12 +551,15 @@ describe("AuthSession", () => {
         assert.strictEqual(error._tag, "ReauthenticationRequired")
         assert.instanceOf(error, AuthSession.ReauthenticationRequired)
         expect(error.message).toBe(
-          "rot-reauth session \"rot-reauth-session\" needs to authenticate again: the refresh token was rejected"
+          "rot-reauth session \"rot-reauth-session\" needs to authenticate again: the refresh token was rejected" +
+            " (provider answered 400)"
         )
+        // The cause says why, so the user does not have to guess.
+        assert.instanceOf(error.cause, ProviderError)
         assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(states)), [
           { _tag: "Valid", expiresAt: 3_600_000 },
           { _tag: "Refreshing" },
-          { _tag: "ReauthenticationRequired", reason: "the refresh token was rejected" }
+          { _tag: "ReauthenticationRequired", reason: "the refresh token was rejected (provider answered 400)" }
         ])
         // The dead refresh token is not presented again.
         yield* Effect.flip(session.token)
@@ -675,10 +678,12 @@ describe("AuthSession", () => {
               "effect-auth.revoke"
             ]
           )
+          // The session is labelled by a digest of its key: keys often name a person.
           for (const span of fake.spans) {
             assert.strictEqual(span.attributes["effect-auth.provider"], "obs")
-            assert.strictEqual(span.attributes["effect-auth.session"], "obs-session")
+            assert.match(String(span.attributes["effect-auth.session"]), /^obs:[0-9a-f]{8}$/)
           }
+          assert.isFalse(lines.some((line) => line.includes("obs-session")))
           assert.strictEqual(yield* counterValue(AuthSession.logins, "obs"), 3)
           assert.strictEqual(yield* counterValue(AuthSession.refreshes, "obs"), 3)
           assert.strictEqual(yield* counterValue(AuthSession.failures, "obs"), 3)

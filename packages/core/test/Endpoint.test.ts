@@ -7,8 +7,9 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -311,20 +312,26 @@ describe("Endpoint against a hostile server", () => {
       assert.strictEqual(yield* attempts, 1)
     }))
 
-  it.effect("an invalid base URL is a TransportError, not a defect", () =>
+  it.effect("a base URL that is not http or https fails when the client is built, naming what is wrong", () =>
     Effect.gen(function*() {
       const server = yield* FakeServer.make(app)
-      const client = yield* Endpoint.makeClient({ baseUrl: "not a url", provider: "test" }).pipe(
-        Effect.provide(FakeServer.layerClient(server))
-      )
-      const exit = yield* Effect.exit(client.execute({
-        operation: "test.token",
-        grant: "replayable",
-        request: HttpClientRequest.post("/token"),
-        responses: {}
-      }))
-      const error = failure(exit)
-      assert.deepInclude(error, { _tag: "TransportError", reason: "InvalidRequest", attempts: 1 })
+      for (
+        const [baseUrl, why] of [
+          ["not a url", "is not an absolute URL"],
+          ["ftp://files.example.com", "the scheme must be http or https, not ftp"],
+          ["file:///etc/passwd", "the scheme must be http or https, not file"],
+          ["javascript:alert(1)", "the scheme must be http or https, not javascript"],
+          ["https://user:pw@example.com", "must not carry a user name or password"]
+        ]
+      ) {
+        const error = yield* Effect.flip(
+          Endpoint.makeClient({ baseUrl, provider: "test" }).pipe(Effect.provide(FakeServer.layerClient(server)))
+        )
+        assert.isTrue(ConfigError.isConfigError(error))
+        expect(String(error)).toContain("baseUrl")
+        expect(String(error)).toContain(why)
+        expect(String(error)).not.toContain("pw@")
+      }
     }))
 })
 

@@ -156,7 +156,7 @@ describe("SessionClient.withSession", () => {
       assert.deepStrictEqual(yield* seen, [])
 
       const typed: HttpClient.HttpClient.With<
-        HttpClientError.HttpClientError | LoginFailed | AuthSession.ReauthenticationRequired
+        HttpClientError.HttpClientError | LoginFailed | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed
       > = client
       // @ts-expect-error the session's errors cannot be dropped from the error type
       const untyped: HttpClient.HttpClient.With<HttpClientError.HttpClientError> = client

@@ -146,7 +146,7 @@ const badRequest = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => (respo
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const baseUrl = options.baseUrl ?? defaultBaseUrl
     const client = yield* Endpoint.makeClient({ baseUrl, provider: "endurosat" })
@@ -221,7 +221,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<EnduroSatAuth, never, HttpClient.HttpClient> =>
+export const layer = (options: Options): Layer.Layer<EnduroSatAuth, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(EnduroSatAuth, make(options))
 
 /**

@@ -38,7 +38,10 @@ import type * as EnduroSatError from "./EnduroSatError.js"
 export interface Service {
   readonly session: AuthSession.AuthSession<EnduroSatError.AuthenticateError>
   readonly client: HttpClient.HttpClient.With<
-    HttpClientError.HttpClientError | EnduroSatError.AuthenticateError | AuthSession.ReauthenticationRequired
+    | HttpClientError.HttpClientError
+    | EnduroSatError.AuthenticateError
+    | AuthSession.ReauthenticationRequired
+    | AuthSession.SessionClosed
   >
 }
 
@@ -121,6 +124,8 @@ export const make = (
       // Cognito answers 401 for a refresh token that expired, was revoked or is unknown: only a
       // new login helps. Anything else (a 503, a reset) is a passing fault worth retrying.
       isRefreshRejected: (error) => error._tag === "InvalidCredentials",
+      // Cognito does not rotate refresh tokens: a refresh whose answer was lost spent nothing.
+      refreshGrant: "replayable",
       // Revoking the refresh token also revokes the access tokens issued from it.
       revoke: (tokens) => tokens.refreshToken === undefined ? Effect.void : auth.revoke(tokens.refreshToken),
       revokeOnClose: options.revokeOnClose,

@@ -99,15 +99,17 @@ export interface Options {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const baseUrl = options.baseUrl.replace(/\/+$/, "")
     const client = yield* Endpoint.makeClient({ baseUrl, provider })
 
     const tokenResponses = (operation: string, secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
       const scrub = (text: string) => Endpoint.scrub(text, secrets)
-      const success = Endpoint.decode(AuthTokenBody, (body) =>
-        Effect.succeed(TokenSet.fromJwt({ accessToken: body.access_token, refreshToken: body.refresh_token })))
+      const success = Endpoint.decode(
+        AuthTokenBody,
+        (body) => Effect.succeed(TokenSet.fromJwt({ accessToken: body.access_token, refreshToken: body.refresh_token }))
+      )
       return {
         200: success,
         201: success,
@@ -166,7 +168,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<IxApiAuth, never, HttpClient.HttpClient> =>
+export const layer = (options: Options): Layer.Layer<IxApiAuth, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(IxApiAuth, make(options))
 
 /**

@@ -14,6 +14,7 @@
  */
 import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as SessionClient from "@effect-auth/core/SessionClient"
+import * as TokenStore from "@effect-auth/core/TokenStore"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Config from "effect/Config"
@@ -21,7 +22,6 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Hash from "effect/Hash"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
@@ -40,7 +40,10 @@ export interface Service {
    * token added: `client.get("/accounts")`.
    */
   readonly client: HttpClient.HttpClient.With<
-    HttpClientError.HttpClientError | IxApiAuth.Failure | AuthSession.ReauthenticationRequired
+    | HttpClientError.HttpClientError
+    | IxApiAuth.Failure
+    | AuthSession.ReauthenticationRequired
+    | AuthSession.SessionClosed
   >
 }
 
@@ -149,4 +152,4 @@ export const layerConfig = (
   )
 
 const defaultKey = (baseUrl: string, apiKey: Redacted.Redacted<string>): string =>
-  `${IxApiAuth.provider}:${baseUrl}:${(Hash.string(Redacted.value(apiKey)) >>> 0).toString(16)}`
+  `${IxApiAuth.provider}:${baseUrl}:${TokenStore.fingerprint(Redacted.value(apiKey))}`

@@ -192,7 +192,7 @@ const tokenPair = (scope: string | undefined) =>
  */
 export const make = (
   options: { readonly baseUrl?: string | undefined } = {}
-): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const baseUrl = (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, "")
     const client = yield* Endpoint.makeClient({ baseUrl, provider })
@@ -290,7 +290,7 @@ export const make = (
  */
 export const layer = (
   options: { readonly baseUrl?: string | undefined } = {}
-): Layer.Layer<OccamAuth, never, HttpClient.HttpClient> => Layer.effect(OccamAuth, make(options))
+): Layer.Layer<OccamAuth, ConfigError.ConfigError, HttpClient.HttpClient> => Layer.effect(OccamAuth, make(options))
 
 /**
  * `OCCAM_BASE_URL`, defaulting to `https://api.occam.ai`.

@@ -18,6 +18,7 @@
  */
 import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as SessionClient from "@effect-auth/core/SessionClient"
+import * as TokenStore from "@effect-auth/core/TokenStore"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Config from "effect/Config"
@@ -26,7 +27,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as OccamAuth from "./OccamAuth.js"
 import * as OccamError from "./OccamError.js"
@@ -79,7 +80,7 @@ export interface Service {
    * added: `client.get("/agents")`.
    */
   readonly client: HttpClient.HttpClient.With<
-    HttpClientError.HttpClientError | SessionError | AuthSession.ReauthenticationRequired
+    HttpClientError.HttpClientError | SessionError | AuthSession.ReauthenticationRequired | AuthSession.SessionClosed
   >
 }
 
@@ -99,7 +100,10 @@ export class OccamSession extends Context.Tag("@effect-auth/occam/OccamSession")
  */
 export interface Options {
   readonly credentials: Credentials
-  /** The `TokenStore` key. Default: `occam:<username>`, or `occam:key` for an API key. */
+  /**
+   * The `TokenStore` key. Default: `occam:<username>`, or `occam:key:<fingerprint of the key>` for
+   * an API key, so that two keys never share an entry and the key itself never reaches the store.
+   */
   readonly key?: string | undefined
   /** Refresh this long before expiry (see `AuthSession.Options`). */
   readonly skew?: Duration.DurationInput | undefined
@@ -126,7 +130,7 @@ export const make = (
       isApiKey(credentials)
         ? {
           provider: OccamAuth.provider,
-          key: options.key ?? "occam:key",
+          key: options.key ?? `occam:key:${TokenStore.fingerprint(Redacted.value(credentials.apiKey))}`,
           // Built when it runs: a request held by every idle session would cost kilobytes each.
           login: Effect.suspend(() => auth.tokenFromKey(credentials.apiKey)),
           skew: options.skew,

@@ -1,3 +1,4 @@
+import * as TokenStore from "@effect-auth/core/TokenStore"
 import * as OccamAuth from "@effect-auth/occam/OccamAuth"
 import * as OccamSession from "@effect-auth/occam/OccamSession"
 import * as FakeOccam from "@effect-auth/testing/FakeOccam"
@@ -151,11 +152,32 @@ describe("OccamSession with a password", () => {
 })
 
 describe("OccamSession with an API key", () => {
+  it.scoped("two API keys sharing one store never share a token", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(start)
+      const other = "sk-occam-other-key"
+      const fake = yield* FakeOccam.make({ apiKeys: [apiKey, other] })
+      const layer = OccamAuth.layer().pipe(
+        Layer.provideMerge(FakeServer.layerClient(fake.server)),
+        Layer.provideMerge(TokenStore.layerMemory)
+      )
+      const [a, b] = yield* Effect.all([
+        OccamSession.make({ credentials: { apiKey: Redacted.make(apiKey) } }),
+        OccamSession.make({ credentials: { apiKey: Redacted.make(other) } })
+      ]).pipe(Effect.provide(layer))
+      const fromA = yield* a.session.token
+      const fromB = yield* b.session.token
+      assert.notStrictEqual(a.session.key, b.session.key)
+      assert.notStrictEqual(Redacted.value(fromA.accessToken), Redacted.value(fromB.accessToken))
+      assert.strictEqual((yield* fake.server.requests).length, 2)
+    }))
+
   it.scoped("exchanges the key, and exchanges it again before every expiry", () =>
     Effect.gen(function*() {
       const { client, fake, session } = yield* setup({ apiKey: Redacted.make(apiKey) })
       const first = yield* session.token
-      assert.strictEqual(session.key, "occam:key")
+      assert.match(session.key, /^occam:key:[0-9a-f]{16}$/)
+      assert.notInclude(session.key, apiKey)
       assert.isUndefined(first.refreshToken)
 
       yield* TestClock.adjust("15 minutes")
@@ -224,7 +246,10 @@ describe("OccamSession.layerConfig", () => {
         ["OCCAM_USERNAME", username],
         ["OCCAM_PASSWORD", password]
       ])
-      assert.deepStrictEqual(exit, Exit.succeed({ key: "occam:key", refresh: false }))
+      assert.deepStrictEqual(
+        exit,
+        Exit.succeed({ key: `occam:key:${TokenStore.fingerprint(apiKey)}`, refresh: false })
+      )
       assert.deepStrictEqual(requests, ["GET /auth/access-token"])
     }))
 

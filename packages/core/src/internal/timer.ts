@@ -22,6 +22,8 @@ const maxSleepMillis = 2 ** 31 - 1
 /** A scheduled refresh of one session. */
 export class Alarm {
   cancelled = false
+  /** Where the alarm sits in the heap, -1 once it left it: cancelling removes it at once. */
+  index = -1
   constructor(
     readonly at: number,
     readonly tokens: TokenSet.TokenSet,
@@ -29,38 +31,56 @@ export class Alarm {
   ) {}
 }
 
+const place = (heap: Array<Alarm>, index: number, alarm: Alarm): void => {
+  heap[index] = alarm
+  alarm.index = index
+}
+
 const siftUp = (heap: Array<Alarm>, index: number): void => {
+  const alarm = heap[index]
   let i = index
   while (i > 0) {
     const parent = (i - 1) >> 1
-    if (heap[parent].at <= heap[i].at) return
-    ;[heap[parent], heap[i]] = [heap[i], heap[parent]]
+    if (heap[parent].at <= alarm.at) break
+    place(heap, i, heap[parent])
     i = parent
   }
+  place(heap, i, alarm)
 }
 
-const siftDown = (heap: Array<Alarm>): void => {
-  let i = 0
+const siftDown = (heap: Array<Alarm>, index: number): void => {
+  const alarm = heap[index]
+  let i = index
   for (;;) {
     const left = 2 * i + 1
     const right = left + 1
     let smallest = i
-    if (left < heap.length && heap[left].at < heap[smallest].at) smallest = left
-    if (right < heap.length && heap[right].at < heap[smallest].at) smallest = right
-    if (smallest === i) return
-    ;[heap[smallest], heap[i]] = [heap[i], heap[smallest]]
+    let smallestAt = alarm.at
+    if (left < heap.length && heap[left].at < smallestAt) smallestAt = heap[smallest = left].at
+    if (right < heap.length && heap[right].at < smallestAt) smallest = right
+    if (smallest === i) break
+    place(heap, i, heap[smallest])
     i = smallest
   }
+  place(heap, i, alarm)
 }
 
-const popAlarm = (heap: Array<Alarm>): Alarm | undefined => {
-  const top = heap[0]
+const pushAlarm = (heap: Array<Alarm>, alarm: Alarm): void => {
+  heap.push(alarm)
+  siftUp(heap, heap.length - 1)
+}
+
+/** Takes the alarm at `index` out of the heap, so that nothing keeps it (or its session) alive. */
+const removeAt = (heap: Array<Alarm>, index: number): Alarm => {
+  const removed = heap[index]
   const last = heap.pop()
-  if (heap.length > 0 && last !== undefined) {
-    heap[0] = last
-    siftDown(heap)
+  if (last !== undefined && last !== removed) {
+    place(heap, index, last)
+    siftDown(heap, index)
+    siftUp(heap, last.index)
   }
-  return top
+  removed.index = -1
+  return removed
 }
 
 /**
@@ -71,7 +91,6 @@ const popAlarm = (heap: Array<Alarm>): Alarm | undefined => {
  */
 export class Timer {
   private readonly heap: Array<Alarm> = []
-  private live = 0
   private generation = 0
   private fiber: Fiber.RuntimeFiber<void> | undefined = undefined
   private wakeAt = Infinity
@@ -80,9 +99,7 @@ export class Timer {
 
   add(alarm: Alarm): Effect.Effect<void> {
     return Effect.suspend(() => {
-      this.heap.push(alarm)
-      siftUp(this.heap, this.heap.length - 1)
-      this.live++
+      pushAlarm(this.heap, alarm)
       return this.fiber !== undefined && alarm.at >= this.wakeAt ? Effect.void : this.restart()
     })
   }
@@ -91,10 +108,8 @@ export class Timer {
     return Effect.suspend(() => {
       if (alarm.cancelled) return Effect.void
       alarm.cancelled = true
-      this.live--
-      if (this.live > 0) return Effect.void
-      this.heap.length = 0
-      return this.stop()
+      if (alarm.index >= 0) removeAt(this.heap, alarm.index)
+      return this.heap.length > 0 ? Effect.void : this.stop()
     })
   }
 
@@ -129,7 +144,6 @@ export class Timer {
   private loop(generation: number): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (generation !== this.generation) return Effect.void
-      while (this.heap.length > 0 && this.heap[0].cancelled) popAlarm(this.heap)
       if (this.heap.length === 0) {
         this.fiber = undefined
         this.wakeAt = Infinity
@@ -148,12 +162,9 @@ export class Timer {
       const now = this.clock.unsafeCurrentTimeMillis()
       const due: Array<Alarm> = []
       while (this.heap.length > 0 && this.heap[0].at <= now) {
-        const alarm = popAlarm(this.heap)
-        if (alarm !== undefined && !alarm.cancelled) {
-          alarm.cancelled = true
-          this.live--
-          due.push(alarm)
-        }
+        const alarm = removeAt(this.heap, 0)
+        alarm.cancelled = true
+        due.push(alarm)
       }
       return Effect.zipRight(
         Effect.forEach(due, (alarm) => alarm.owner.onAlarm(alarm), { discard: true }),
