@@ -48,6 +48,10 @@ export interface Result {
   readonly tokensIssued: number
   /** Issued access tokens whose lifetime ended before the calls stopped. */
   readonly tokenExpiries: number
+  /** Expired tokens whose refresh token was presented exactly once (the target: all of them). */
+  readonly expiriesWithOneRefresh: number
+  /** The most refreshes that presented the refresh token of one expired token. */
+  readonly mostRefreshesOfOneToken: number
   readonly loginsSent: number
   readonly refreshesSent: number
   /** Refreshes presenting a refresh token that was already used (400) or unknown (404). */
@@ -109,6 +113,23 @@ const isReportMessage = (message: unknown): message is { readonly report: Report
   typeof message.report === "object" && message.report !== null && "pid" in message.report &&
   typeof message.report.pid === "number"
 
+const field = (text: string, name: string): unknown => {
+  try {
+    const json: unknown = JSON.parse(text)
+    return typeof json === "object" && json !== null && name in json ? Reflect.get(json, name) : undefined
+  } catch {
+    return undefined
+  }
+}
+const stringField = (text: string, name: string) => {
+  const value = field(text, name)
+  return typeof value === "string" ? value : undefined
+}
+const numberField = (text: string, name: string) => {
+  const value = field(text, name)
+  return typeof value === "number" ? value : undefined
+}
+
 const textOf = (response: HttpServerResponse.HttpServerResponse): string =>
   response.body._tag === "Uint8Array" ? new TextDecoder().decode(response.body.body) : ""
 
@@ -126,7 +147,8 @@ export const run = (options: Options) =>
     })
 
     // What the provider sees.
-    const issued: Array<{ readonly expiresAt: number }> = []
+    // Every token pair the fake issued, by refresh token, with the refreshes that presented it.
+    const issued = new Map<string, { readonly expiresAt: number; refreshes: number }>()
     const counts = { logins: 0, refreshes: 0, rejections: 0, expired: 0, protected: 0 }
     let onRefreshArrival: (() => Promise<void>) | undefined
     const observed = {
@@ -136,6 +158,9 @@ export const run = (options: Options) =>
         const path = new URL(request.url, "http://fake.invalid").pathname
         if (path === "/auth/refresh-token") {
           counts.refreshes++
+          const presented = stringField(yield* Effect.orElseSucceed(request.text, () => ""), "refresh_token")
+          const pair = presented === undefined ? undefined : issued.get(presented)
+          if (pair !== undefined) pair.refreshes++
           const arrival = onRefreshArrival
           onRefreshArrival = undefined
           if (arrival !== undefined) yield* Effect.promise(arrival)
@@ -147,10 +172,10 @@ export const run = (options: Options) =>
           if (response.status === 401 && textOf(response).includes(FakeOccam.messages.tokenExpired)) counts.expired++
         }
         if (path.startsWith("/auth/") && response.status === 200) {
-          const body: unknown = JSON.parse(textOf(response))
-          if (typeof body === "object" && body !== null && "expires_at" in body && typeof body.expires_at === "number") {
-            issued.push({ expiresAt: body.expires_at })
-          }
+          const text = textOf(response)
+          const refreshToken = stringField(text, "refresh_token")
+          const expiresAt = numberField(text, "expires_at")
+          if (refreshToken !== undefined && expiresAt !== undefined) issued.set(refreshToken, { expiresAt, refreshes: 0 })
         }
         if (path === "/auth/refresh-token" && (response.status === 400 || response.status === 404)) counts.rejections++
         return response
@@ -173,7 +198,7 @@ export const run = (options: Options) =>
           SOAK_FAKE_URL: url,
           SOAK_USERNAME: account.username,
           SOAK_PASSWORD: account.password,
-          SOAK_LEASE_TTL_MS: "1000"
+          SOAK_LEASE_TTL_MS: "2000"
         }
       }))
     const reports = new Map<number, Report>()
@@ -249,6 +274,7 @@ export const run = (options: Options) =>
       ])
     )
 
+    const expired = Array.from(issued.values()).filter((pair) => pair.expiresAt <= end)
     const failures: Record<string, number> = {}
     let failed = 0
     let requests = 0
@@ -259,8 +285,10 @@ export const run = (options: Options) =>
     }
     const result: Result = {
       options,
-      tokensIssued: issued.length,
-      tokenExpiries: issued.filter((token) => token.expiresAt <= end).length,
+      tokensIssued: issued.size,
+      tokenExpiries: expired.length,
+      expiriesWithOneRefresh: expired.filter((pair) => pair.refreshes === 1).length,
+      mostRefreshesOfOneToken: Math.max(0, ...expired.map((pair) => pair.refreshes)),
       loginsSent: counts.logins,
       refreshesSent: counts.refreshes,
       reuseRejections: counts.rejections,
@@ -279,14 +307,12 @@ export const run = (options: Options) =>
 /** The figures of some runs as a Markdown table. */
 export const table = (results: ReadonlyArray<Result>): string => {
   const rows = [
-    "| run | processes | token expiries | refreshes sent | per expiry | logins | reuse rejections | expired-token requests | failed caller requests | caller requests |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    "| run | processes | token expiries | refreshes sent | expiries refreshed exactly once | most refreshes of one token | logins | reuse rejections | expired-token requests | failed caller requests | caller requests |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   ]
   for (const r of results) {
     rows.push(
-      `| ${r.options.fault} | ${r.options.processes} (${r.reported} reported) | ${r.tokenExpiries} | ${r.refreshesSent} | ${
-        r.tokenExpiries === 0 ? "-" : (r.refreshesSent / r.tokenExpiries).toFixed(2)
-      } | ${r.loginsSent} | ${r.reuseRejections} | ${r.expiredTokenRequests} | ${r.failedCallerRequests} | ${r.callerRequests} |`
+      `| ${r.options.fault} | ${r.options.processes} (${r.reported} reported) | ${r.tokenExpiries} | ${r.refreshesSent} | ${r.expiriesWithOneRefresh} of ${r.tokenExpiries} | ${r.mostRefreshesOfOneToken} | ${r.loginsSent} | ${r.reuseRejections} | ${r.expiredTokenRequests} | ${r.failedCallerRequests} | ${r.callerRequests} |`
     )
   }
   return rows.join("\n")

@@ -41,12 +41,15 @@ const pause = Duration.millis(Number(process.env.SOAK_PAUSE_MS ?? "25"))
 
 const SessionLive = OccamSession.layer({
   credentials: { username: env("SOAK_USERNAME"), password: Redacted.make(env("SOAK_PASSWORD")) },
-  key: "occam:soak"
+  key: "occam:soak",
+  // Alarms spread over the last 700 to 1000 ms of a 2 s token, as skew and jitter spread them over
+  // minutes for real lifetimes: the first process refreshes, the others hear of it and re-arm.
+  skew: "700 millis",
+  jitter: "600 millis"
 }).pipe(
   Layer.provide(RedisTokenStore.layerConfig({
     owner: `pid:${process.pid}`,
-    leaseTtl: Duration.millis(Number(process.env.SOAK_LEASE_TTL_MS ?? "1000")),
-    timeout: "300 millis"
+    leaseTtl: Duration.millis(Number(process.env.SOAK_LEASE_TTL_MS ?? "2000"))
   })),
   Layer.provideMerge(OccamAuth.layer({ baseUrl: env("SOAK_FAKE_URL") })),
   Layer.provide(NodeHttpClient.layerUndici)
