@@ -33,7 +33,7 @@ const main = Effect.gen(function*() {
     `${base.processes} Node processes, each with its own Occam session for one identity, share one Redis ` +
     "(`@effect-auth/redis`, encrypted, lease TTL 1 s) and one fake Occam on a port that rotates refresh " +
     `tokens and rejects reuse; access tokens live ${base.lifetime} ms; every process calls the protected ` +
-    `route from 2 callers every 25 ms for ${base.duration / 1000} s. Counted at the fake: token expiries ` +
+    `route from 2 callers, each pausing 100 ms between requests, for ${base.duration / 1000} s. Counted at the fake: token expiries ` +
     "(issued access tokens whose lifetime ended during the run), refreshes and logins sent, reuse rejections " +
     "(a refresh presenting a used or unknown refresh token), protected requests carrying an expired token; " +
     "counted by the processes: caller requests that did not end in a 200 (after the session's one retry on 401).",

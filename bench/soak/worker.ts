@@ -37,7 +37,7 @@ const env = (name: string): string => {
 }
 
 const callers = Number(process.env.SOAK_CALLERS ?? "2")
-const pause = Duration.millis(Number(process.env.SOAK_PAUSE_MS ?? "25"))
+const pause = Duration.millis(Number(process.env.SOAK_PAUSE_MS ?? "100"))
 
 const SessionLive = OccamSession.layer({
   credentials: { username: env("SOAK_USERNAME"), password: Redacted.make(env("SOAK_PASSWORD")) },
