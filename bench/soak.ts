@@ -12,7 +12,13 @@ import * as Path from "node:path"
 import * as Soak from "./soak/Soak.js"
 
 const short = process.argv.includes("--short")
-const base = { processes: 8, lifetime: 2_000, duration: short ? 8_000 : 20_000, faultAt: short ? 3_000 : 6_000, partitionFor: 5_000 }
+const base = {
+  processes: 8,
+  lifetime: 2_000,
+  duration: short ? 8_000 : 20_000,
+  faultAt: short ? 3_000 : 6_000,
+  partitionFor: 5_000
+}
 const faults: ReadonlyArray<Soak.Fault> = ["none", "kill-holder", "partition", "redis-restart"]
 
 const main = Effect.gen(function*() {
@@ -33,12 +39,16 @@ const main = Effect.gen(function*() {
     `${base.processes} Node processes, each with its own Occam session for one identity, share one Redis ` +
     "(`@effect-auth/redis`, encrypted, lease TTL 1 s) and one fake Occam on a port that rotates refresh " +
     `tokens and rejects reuse; access tokens live ${base.lifetime} ms; every process calls the protected ` +
-    `route from 2 callers, each pausing 100 ms between requests, for ${base.duration / 1000} s. Counted at the fake: token expiries ` +
+    `route from 2 callers, each pausing 100 ms between requests, for ${
+      base.duration / 1000
+    } s. Counted at the fake: token expiries ` +
     "(issued access tokens whose lifetime ended during the run), refreshes and logins sent, reuse rejections " +
     "(a refresh presenting a used or unknown refresh token), protected requests carrying an expired token; " +
     "counted by the processes: caller requests that did not end in a 200 (after the session's one retry on 401).",
     "",
-    `Machine: ${Os.cpus().length} x ${Os.cpus()[0]?.model ?? "cpu"}, Node ${process.version}, ${new Date().toISOString()}. Command: \`npm run soak${short ? " -- --short" : ""}\`.`,
+    `Machine: ${Os.cpus().length} x ${Os.cpus()[0]?.model ?? "cpu"}, Node ${process.version}, ${
+      new Date().toISOString()
+    }. Command: \`npm run soak${short ? " -- --short" : ""}\`.`,
     "",
     Soak.table(results),
     "",

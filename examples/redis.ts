@@ -61,7 +61,11 @@ const session = Effect.gen(function*() {
   const sent = yield* Metric.value(Metric.tagged(AuthSession.refreshes, "provider", OccamAuth.provider))
   yield* say(
     `GET ${FakeOccam.protectedPath} → ${again.status} with access token ${fingerprint(later.accessToken)} ` +
-      `(${sent.count === 0 ? "adopted from Redis: this process sent no refresh" : `this process sent ${sent.count} refresh`})`
+      `(${
+        sent.count === 0
+          ? "adopted from Redis: this process sent no refresh"
+          : `this process sent ${sent.count} refresh`
+      })`
   )
 })
 
@@ -86,7 +90,9 @@ const spawnSession = (name: string, env: Record<string, string>) =>
 const main = Effect.gen(function*() {
   const redis = Option.getOrUndefined(yield* NodeRedisServer.fromEnvironment)
   if (redis === undefined) {
-    console.log("Redis example · needs Redis: install redis-server (Debian: apt-get install redis-server) or set REDIS_URL")
+    console.log(
+      "Redis example · needs Redis: install redis-server (Debian: apt-get install redis-server) or set REDIS_URL"
+    )
     return
   }
   const fake = yield* FakeOccam.make({
@@ -95,7 +101,11 @@ const main = Effect.gen(function*() {
     expiresAtUnit: "milliseconds"
   })
   const { url } = yield* NodeFakeServer.serve(fake.server)
-  console.log(`Redis example · two processes share one Occam identity through ${redis.owned ? "a redis-server started for it" : "REDIS_URL"}`)
+  console.log(
+    `Redis example · two processes share one Occam identity through ${
+      redis.owned ? "a redis-server started for it" : "REDIS_URL"
+    }`
+  )
   console.log(`  fake Occam on ${url}: tokens live ${lifetime / 1000} s, refresh tokens rotate, reuse is rejected`)
   const env = {
     REDIS_URL: redis.url,
@@ -108,7 +118,8 @@ const main = Effect.gen(function*() {
   const started = yield* Clock.currentTimeMillis
   const codes = yield* Effect.all([spawnSession("A", env), spawnSession("B", env)], { concurrency: "unbounded" })
   const requests = yield* fake.server.requests
-  const count = (path: string) => requests.filter((request) => request.method === "POST" && request.path === path).length
+  const count = (path: string) =>
+    requests.filter((request) => request.method === "POST" && request.path === path).length
   const elapsed = (yield* Clock.currentTimeMillis) - started
   console.log(
     `  ✓ the fake saw ${count("/auth/access-token")} login and ${count("/auth/refresh-token")} refresh ` +

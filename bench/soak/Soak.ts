@@ -11,18 +11,18 @@
  *
  * @since 0.1.0
  */
+import * as RedisTokenStore from "@effect-auth/redis/RedisTokenStore"
 import * as FakeOccam from "@effect-auth/testing/FakeOccam"
 import * as NodeFakeServer from "@effect-auth/testing/NodeFakeServer"
 import * as NodeRedisServer from "@effect-auth/testing/NodeRedisServer"
-import * as RedisTokenStore from "@effect-auth/redis/RedisTokenStore"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import { Redis } from "ioredis"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import * as Path from "node:path"
-import { Redis } from "ioredis"
 import type { Report } from "./worker.js"
 
 /** The faults a run can inject. */
@@ -98,7 +98,7 @@ const proxy = (target: number) =>
             port: typeof address === "object" && address !== null ? address.port : 0,
             cut: (on) => {
               cutOff = on
-              if (on) for (const socket of sockets) socket.destroy()
+              if (on) { for (const socket of sockets) socket.destroy() }
             },
             server
           })
@@ -175,7 +175,9 @@ export const run = (options: Options) =>
           const text = textOf(response)
           const refreshToken = stringField(text, "refresh_token")
           const expiresAt = numberField(text, "expires_at")
-          if (refreshToken !== undefined && expiresAt !== undefined) issued.set(refreshToken, { expiresAt, refreshes: 0 })
+          if (refreshToken !== undefined && expiresAt !== undefined) {
+            issued.set(refreshToken, { expiresAt, refreshes: 0 })
+          }
         }
         if (path === "/auth/refresh-token" && (response.status === 400 || response.status === 404)) counts.rejections++
         return response

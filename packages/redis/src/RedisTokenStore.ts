@@ -312,7 +312,8 @@ export const make = (
     ): Effect.Effect<Option.Option<TokenStore.Stored>, TokenStore.TokenStoreError> =>
       Effect.gen(function*() {
         const keys = keysOf(prefix, key)
-        const reply = yield* call(operation, key, () => client.hmget(keys.entry, "v", "d"))
+        const reply = yield* call(operation, key, () =>
+          client.hmget(keys.entry, "v", "d"))
         if (!isPair(reply)) return yield* Effect.fail(failed(operation, key, "unexpected reply from Redis"))
         const [versionText, blob] = reply
         if (versionText === null || blob === null) return Option.none()
@@ -444,7 +445,9 @@ export const make = (
         yield* Queue.take(changes).pipe(
           Effect.zipRight(read("subscribe", key)),
           Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: onChange })),
-          Effect.catchAll((error) => Effect.logDebug(`effect-auth: a change notification was not read: ${error.message}`)),
+          Effect.catchAll((error) =>
+            Effect.logDebug(`effect-auth: a change notification was not read: ${error.message}`)
+          ),
           Effect.forever,
           Effect.forkScoped
         )

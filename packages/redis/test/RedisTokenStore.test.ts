@@ -196,7 +196,9 @@ describe.skipIf(availability === undefined)("RedisTokenStore", () => {
       // A value copied to another session's key, or put back under another version, is refused.
       const blob = yield* Effect.promise(() => redis.hget(keys.entry, "d"))
       const version = yield* Effect.promise(() => redis.hget(keys.entry, "v"))
-      yield* Effect.promise(() => redis.hset(RedisTokenStore.keysOf(prefix, "eve").entry, "v", version ?? "", "d", blob ?? ""))
+      yield* Effect.promise(() =>
+        redis.hset(RedisTokenStore.keysOf(prefix, "eve").entry, "v", version ?? "", "d", blob ?? "")
+      )
       assert.isTrue(Either.isLeft(yield* Effect.either(service.get("eve"))))
       yield* Effect.promise(() => redis.hset(keys.entry, "v", String(first.version)))
       assert.isTrue(Either.isLeft(yield* Effect.either(service.get("k"))))
@@ -250,47 +252,52 @@ describe.skipIf(availability === undefined)("RedisTokenStore", () => {
       assert.strictEqual(issued, 2 + sent.length)
     }))
 
-  it.scopedLive("Redis killed and restarted mid-run: fast typed errors, the held token served, the rotated one written on return", () =>
-    Effect.gen(function*() {
-      const redisServer = server()
-      if (!redisServer.owned) return yield* Effect.log("skipped: REDIS_URL is not a server this test can kill")
-      const prefix = freshPrefix()
-      const { service } = yield* store(prefix, { timeout: "300 millis" })
-      let issued = 0
-      const issue = Effect.flatMap(now, (at) => Effect.sync(() => tokens(`k${++issued}`, at, 30_000)))
-      const session = yield* AuthSession.make({
-        provider: "test",
-        key: "ada",
-        login: issue,
-        refresh: () => issue,
-        minRefreshInterval: "0 millis"
-      }).pipe(Effect.provideService(TokenStore.TokenStore, service))
-      const held = yield* session.token
+  it.scopedLive(
+    "Redis killed and restarted mid-run: fast typed errors, the held token served, the rotated one written on return",
+    () =>
+      Effect.gen(function*() {
+        const redisServer = server()
+        if (!redisServer.owned) return yield* Effect.log("skipped: REDIS_URL is not a server this test can kill")
+        const prefix = freshPrefix()
+        const { service } = yield* store(prefix, { timeout: "300 millis" })
+        let issued = 0
+        const issue = Effect.flatMap(now, (at) => Effect.sync(() => tokens(`k${++issued}`, at, 30_000)))
+        const session = yield* AuthSession.make({
+          provider: "test",
+          key: "ada",
+          login: issue,
+          refresh: () => issue,
+          minRefreshInterval: "0 millis"
+        }).pipe(Effect.provideService(TokenStore.TokenStore, service))
+        const held = yield* session.token
 
-      yield* redisServer.stop
-      const [took, failure] = yield* Effect.timed(Effect.flip(service.get("ada")))
-      assert.strictEqual(failure._tag, "TokenStoreError")
-      assert.isBelow(Duration.toMillis(took), 1_000)
-      // The session keeps serving what it holds, and a refresh still succeeds (unpersisted).
-      assert.strictEqual(Redacted.value((yield* session.token).accessToken), Redacted.value(held.accessToken))
-      const [refreshTook, rotated] = yield* Effect.timed(session.refresh)
-      assert.isBelow(Duration.toMillis(refreshTook), 2_000)
-      assert.strictEqual((yield* session.state)._tag, "Unpersisted")
+        yield* redisServer.stop
+        const [took, failure] = yield* Effect.timed(Effect.flip(service.get("ada")))
+        assert.strictEqual(failure._tag, "TokenStoreError")
+        assert.isBelow(Duration.toMillis(took), 1_000)
+        // The session keeps serving what it holds, and a refresh still succeeds (unpersisted).
+        assert.strictEqual(Redacted.value((yield* session.token).accessToken), Redacted.value(held.accessToken))
+        const [refreshTook, rotated] = yield* Effect.timed(session.refresh)
+        assert.isBelow(Duration.toMillis(refreshTook), 2_000)
+        assert.strictEqual((yield* session.state)._tag, "Unpersisted")
 
-      // Redis comes back empty; the background writer puts the rotated token there.
-      yield* redisServer.start
-      const found = yield* service.get("ada").pipe(
-        Effect.flatMap((entry) =>
-          Option.isSome(entry) && Redacted.value(entry.value.tokens.accessToken) === Redacted.value(rotated.accessToken)
-            ? Effect.succeed(entry.value)
-            : Effect.fail("not yet")
-        ),
-        Effect.retry(Schedule.spaced("100 millis")),
-        Effect.timeout("8 seconds")
-      )
-      assert.isDefined(found)
-      assert.strictEqual((yield* session.state)._tag, "Valid")
-    }), 20_000)
+        // Redis comes back empty; the background writer puts the rotated token there.
+        yield* redisServer.start
+        const found = yield* service.get("ada").pipe(
+          Effect.flatMap((entry) =>
+            Option.isSome(entry) &&
+              Redacted.value(entry.value.tokens.accessToken) === Redacted.value(rotated.accessToken)
+              ? Effect.succeed(entry.value)
+              : Effect.fail("not yet")
+          ),
+          Effect.retry(Schedule.spaced("100 millis")),
+          Effect.timeout("8 seconds")
+        )
+        assert.isDefined(found)
+        assert.strictEqual((yield* session.state)._tag, "Valid")
+      }),
+    20_000
+  )
 
   it.scopedLive("layerConfig: REDIS_URL and EFFECT_AUTH_REDIS_KEY from Config; a bad key is a ConfigError", () =>
     Effect.gen(function*() {

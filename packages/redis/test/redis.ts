@@ -16,7 +16,7 @@ if (availability === undefined) {
   if (process.env.CI !== undefined && process.env.CI !== "") {
     throw new Error("CI needs Redis for these tests: install redis-server (.ci/run does) or set REDIS_URL")
   }
-  console.log("@effect-auth/redis: tests skipped (no redis-server on PATH and no REDIS_URL)")
+  process.stdout.write("@effect-auth/redis: tests skipped (no redis-server on PATH and no REDIS_URL)\n")
 }
 
 let scope: Scope.CloseableScope | undefined

@@ -43,7 +43,8 @@ export const decodeKey = (key: Redacted.Redacted<string>): Option.Option<Uint8Ar
 /** Imports raw key bytes as a non-extractable AES-GCM key. */
 export const importKey = (bytes: Uint8Array): Effect.Effect<CryptoKey, Error> =>
   Effect.tryPromise({
-    try: () => globalThis.crypto.subtle.importKey("raw", own(bytes), { name: "AES-GCM" }, false, ["encrypt", "decrypt"]),
+    try: () =>
+      globalThis.crypto.subtle.importKey("raw", own(bytes), { name: "AES-GCM" }, false, ["encrypt", "decrypt"]),
     catch: () => new Error("the encryption key could not be imported")
   })
 

@@ -6,7 +6,7 @@
  * becomes ready again the hub subscribes every channel afresh and tells each listener
  * `"ready"`: sessions then re-read their key and adopt what changed while they were deaf.
  */
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Redis } from "ioredis"
@@ -33,7 +33,7 @@ export const make = (subscriber: Redis, timeout: Duration.Duration): Effect.Effe
 
     const onMessage = (channel: string, message: string) => {
       const listeners = channels.get(channel)
-      if (listeners !== undefined) for (const listener of Array.from(listeners)) listener(message)
+      if (listeners !== undefined) { for (const listener of Array.from(listeners)) listener(message) }
     }
     // Resubscribing ourselves (rather than ioredis's `autoResubscribe`) also covers channels
     // whose first SUBSCRIBE failed because the connection was down at the time.
