@@ -37,7 +37,7 @@ const main = Effect.gen(function*() {
     "",
     "Written by `npm run soak` (bench/soak.ts); do not edit by hand. " +
     `${base.processes} Node processes, each with its own Occam session for one identity, share one Redis ` +
-    "(`@effect-auth/redis`, encrypted, lease TTL 1 s) and one fake Occam on a port that rotates refresh " +
+    "(`@effect-auth/redis`, encrypted, lease TTL 2 s) and one fake Occam on a port that rotates refresh " +
     `tokens and rejects reuse; access tokens live ${base.lifetime} ms; every process calls the protected ` +
     `route from 2 callers, each pausing 100 ms between requests, for ${
       base.duration / 1000
