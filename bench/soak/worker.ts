@@ -49,7 +49,10 @@ const SessionLive = OccamSession.layer({
 }).pipe(
   Layer.provide(RedisTokenStore.layerConfig({
     owner: `pid:${process.pid}`,
-    leaseTtl: Duration.millis(Number(process.env.SOAK_LEASE_TTL_MS ?? "2000"))
+    leaseTtl: Duration.millis(Number(process.env.SOAK_LEASE_TTL_MS ?? "2000")),
+    // Eight processes and the fake share a few cores: a busy event loop must not pass for a
+    // Redis that does not answer.
+    timeout: "2 seconds"
   })),
   Layer.provideMerge(OccamAuth.layer({ baseUrl: env("SOAK_FAKE_URL") })),
   Layer.provide(NodeHttpClient.layerUndici)

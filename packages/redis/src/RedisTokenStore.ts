@@ -170,6 +170,9 @@ const describeFailure = (error: unknown): string => {
   return `Redis: ${message.length > 160 ? `${message.slice(0, 160)}...` : message}`
 }
 
+/** How a `TokenStoreError` for a call that timed out begins. */
+const slowAnswer = "Redis did not answer within"
+
 const randomId = (): string =>
   Array.from(globalThis.crypto.getRandomValues(new Uint8Array(12)), (byte) => byte.toString(16).padStart(2, "0"))
     .join("")
@@ -213,7 +216,9 @@ export const make = (
       onSome: (bytes) => Effect.orDie(Cipher.importKey(bytes))
     })
 
-    const subscriber = client.duplicate({ autoResubscribe: false, enableOfflineQueue: false })
+    // Connected now whatever the application's client says (`lazyConnect`): a subscriber that
+    // waits for a first command would never receive anything.
+    const subscriber = client.duplicate({ autoResubscribe: false, enableOfflineQueue: false, lazyConnect: false })
     // Without a listener ioredis prints every connection error; the store reports failures as
     // typed errors on the calls instead.
     subscriber.on("error", () => undefined)
@@ -221,13 +226,14 @@ export const make = (
     const hub = yield* Hub.make(subscriber, timeout)
 
     const shas = yield* Effect.promise(() =>
-      Promise.all([Scripts.set, Scripts.remove, Scripts.renew, Scripts.release].map(Scripts.sha1))
+      Promise.all([Scripts.set, Scripts.remove, Scripts.acquire, Scripts.renew, Scripts.release].map(Scripts.sha1))
     )
     const scripts = {
       set: { source: Scripts.set, sha: shas[0] },
       remove: { source: Scripts.remove, sha: shas[1] },
-      renew: { source: Scripts.renew, sha: shas[2] },
-      release: { source: Scripts.release, sha: shas[3] }
+      acquire: { source: Scripts.acquire, sha: shas[2] },
+      renew: { source: Scripts.renew, sha: shas[3] },
+      release: { source: Scripts.release, sha: shas[4] }
     }
 
     const failed = (operation: TokenStore.TokenStoreError["operation"], key: string, description: string) =>
@@ -242,7 +248,7 @@ export const make = (
       Effect.tryPromise({ try: run, catch: (error) => failed(operation, key, describeFailure(error)) }).pipe(
         Effect.timeoutFail({
           duration: timeout,
-          onTimeout: () => failed(operation, key, `Redis did not answer within ${Duration.format(timeout)}`)
+          onTimeout: () => failed(operation, key, `${slowAnswer} ${Duration.format(timeout)}`)
         })
       )
 
@@ -393,17 +399,20 @@ export const make = (
               ? Effect.ignore(evaluate("lease", key, scripts.release, [keys.lease], [owner, keys.channel]))
               : Effect.void
           )
+          // A slow answer is tried again (the acquire script is idempotent for its owner): a
+          // session that gave up on the lease would refresh without it. A refused connection
+          // fails at once, so a Redis that is down costs no waiting.
           const attempt = Effect.suspend(() => {
             tried = true
-            return call("lease", key, () => client.set(keys.lease, owner, "PX", leaseTtl, "NX"))
-          })
+            return evaluate("lease", key, scripts.acquire, [keys.lease], [owner, String(leaseTtl)])
+          }).pipe(Effect.retry({ times: 2, while: (error) => error.description.startsWith(slowAnswer) }))
           yield* restore(Effect.scoped(Effect.gen(function*() {
             // Woken by the holder's release (or any change); polled besides, for a holder that
             // died without releasing or a notification that was missed.
             const wake = yield* Queue.sliding<void>(1)
             yield* hub.listen(keys.channel, () => Queue.unsafeOffer(wake, undefined))
             const start = yield* Clock.currentTimeMillis
-            while ((yield* attempt) !== "OK") {
+            while ((yield* attempt) !== 1) {
               if ((yield* Clock.currentTimeMillis) - start >= leaseWait) {
                 return yield* Effect.fail(
                   failed("lease", key, `another holder kept the lease for more than ${leaseWait} ms`)

@@ -55,6 +55,24 @@ return 1
 `
 
 /**
+ * Acquire a lease: takes it when free, and answers yes when the caller already holds it (an
+ * earlier attempt that timed out on the way back may have taken it), extending its TTL.
+ *
+ * KEYS: the lease. ARGV: the owner id, the TTL in milliseconds. Returns 1 when the caller holds
+ * the lease, 0 when someone else does.
+ */
+export const acquire = `
+local holder = redis.call("GET", KEYS[1])
+if holder == ARGV[1] then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+  return 1
+end
+if holder then return 0 end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+return 1
+`
+
+/**
  * Renew a lease: extends its TTL only while the caller still owns it.
  *
  * KEYS: the lease. ARGV: the owner id, the TTL in milliseconds. Returns 1 when renewed, 0 when
