@@ -5,13 +5,11 @@
  *
  * Cal.com's `details` is NestJS's raw exception response; for a body-validation failure it holds
  * class-validator objects whose `target` and `value` echo the request body, refresh token and
- * client secret included. Every secret the request carried is therefore scrubbed from `message`
- * and `details` before an error is built.
+ * client secret included. The `Endpoint` pipeline scrubs every secret the request carried from
+ * every string of these errors (`code`, `message`, `details`, `path`, `timestamp` alike).
  *
  * @since 0.1.0
  */
-import * as Endpoint from "@effect-auth/core/Endpoint"
-import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
 /**
@@ -126,23 +124,17 @@ export interface Fields {
 }
 
 /**
- * The fields of an error built from a decoded envelope, with every secret of the request replaced
- * by `<redacted>` wherever the server echoed it.
+ * The fields of an error built from a decoded envelope. Built inside an `Endpoint` handler, the
+ * error leaves the pipeline with every secret of the request scrubbed from every field.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromBody = (
-  status: number,
-  body: ErrorBody,
-  secrets: ReadonlyArray<Redacted.Redacted<string>>
-): Fields => {
-  return {
-    status,
-    code: body.error.code,
-    message: Endpoint.scrub(body.error.message, secrets),
-    ...(body.error.details === undefined ? {} : { details: Endpoint.scrubJson(body.error.details, secrets) }),
-    path: Endpoint.scrub(body.path, secrets),
-    timestamp: body.timestamp
-  }
-}
+export const fromBody = (status: number, body: ErrorBody): Fields => ({
+  status,
+  code: body.error.code,
+  message: body.error.message,
+  ...(body.error.details === undefined ? {} : { details: body.error.details }),
+  path: body.path,
+  timestamp: body.timestamp
+})

@@ -14,10 +14,8 @@
 import * as AuthError from "@effect-auth/core/AuthError"
 import * as Endpoint from "@effect-auth/core/Endpoint"
 import * as TokenSet from "@effect-auth/core/TokenSet"
-import * as Headers from "@effect/platform/Headers"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Arr from "effect/Array"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -36,8 +34,8 @@ import * as CalError from "./CalError.js"
 export const defaultBaseUrl = "https://api.cal.com"
 
 /**
- * The header `refresh` sends the OAuth client secret in. It is added to the platform's redacted
- * header names for every call, so tracing never records it.
+ * The header `refresh` sends the OAuth client secret in. It is one of
+ * `Scrubber.redactedHeaderNames`, so no span records it.
  *
  * @since 0.1.0
  * @category constants
@@ -136,20 +134,18 @@ export const KeysResponse = Schema.Struct({
 })
 
 /**
- * Cal.com's expiry is always epoch milliseconds, so the token set is built directly rather than
- * through `TokenSet.fromExpiresAt`, whose seconds-or-milliseconds guess would read the small
- * values of a `TestClock` run as seconds.
+ * Cal.com's expiry is always epoch milliseconds (so the unit is given: the seconds-or-milliseconds
+ * guess would read the small values of a `TestClock` run as seconds), on the server's clock.
  */
-const toTokenSet = (body: typeof KeysResponse.Type): TokenSet.TokenSet =>
-  new TokenSet.TokenSet({
+const tokens = Endpoint.decode(KeysResponse, (body, response) =>
+  Effect.succeed(TokenSet.fromExpiresAt({
     accessToken: body.data.accessToken,
-    tokenType: "Bearer",
-    expiresAt: body.data.accessTokenExpiresAt,
     refreshToken: body.data.refreshToken,
-    refreshExpiresAt: body.data.refreshTokenExpiresAt
-  })
-
-const tokens = Endpoint.decode(KeysResponse, (body) => Effect.succeed(toTokenSet(body)))
+    expiresAt: body.data.accessTokenExpiresAt,
+    refreshExpiresAt: body.data.refreshTokenExpiresAt,
+    unit: "milliseconds",
+    clockOffset: response.clockOffset
+  })))
 
 const codePattern = /[?&]code=([^&#]*)/
 
@@ -171,19 +167,6 @@ const codeFromLocation = (
     return malformed("the code in the Location header is not valid URL encoding")
   }
 }
-
-/** A redirect this operation does not document may still carry a code: keep it out of the error. */
-const scrubLocation = (error: AuthError.UnexpectedStatus): AuthError.UnexpectedStatus =>
-  error.location === undefined || !codePattern.test(error.location) ? error : new AuthError.UnexpectedStatus({
-    operation: error.operation,
-    status: error.status,
-    body: error.body.replace(/([?&]code=)[^&#\s"]*/g, "$1<redacted>"),
-    retryAfter: error.retryAfter,
-    location: error.location.replace(/([?&]code=)[^&#]*/g, "$1<redacted>")
-  })
-
-const withRedactedSecretHeader = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locallyWith(effect, Headers.currentRedactedNames, Arr.append(secretKeyHeader))
 
 /**
  * Makes the service over the `HttpClient` in context (and the `Endpoint.EndpointSettings` in
@@ -214,18 +197,15 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
           200: codeFromLocation,
           400: Endpoint.fail(
             CalError.ErrorBody,
-            (body, response) => new CalError.AuthorizationRejected(CalError.fromBody(response.status, body, secrets))
+            (body, response) => new CalError.AuthorizationRejected(CalError.fromBody(response.status, body))
           ),
           401: Endpoint.fail(
             CalError.ErrorBody,
-            (body, response) => new CalError.AuthorizationRejected(CalError.fromBody(response.status, body, secrets))
+            (body, response) => new CalError.AuthorizationRejected(CalError.fromBody(response.status, body))
           )
         },
         secrets
-      }).pipe(
-        Effect.catchTag("UnexpectedStatus", (error) => Effect.fail(scrubLocation(error))),
-        withRedactedSecretHeader
-      )
+      })
     }
 
     const exchange: Service["exchange"] = (input) => {
@@ -242,11 +222,11 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
           200: tokens,
           400: Endpoint.fail(
             CalError.ErrorBody,
-            (body, response) => new CalError.ExchangeRejected(CalError.fromBody(response.status, body, secrets))
+            (body, response) => new CalError.ExchangeRejected(CalError.fromBody(response.status, body))
           )
         },
         secrets
-      }).pipe(withRedactedSecretHeader)
+      })
     }
 
     const refresh: Service["refresh"] = (input) => {
@@ -263,15 +243,15 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
           200: tokens,
           400: Endpoint.fail(
             CalError.ErrorBody,
-            (body, response) => new CalError.InvalidRefreshToken(CalError.fromBody(response.status, body, secrets))
+            (body, response) => new CalError.InvalidRefreshToken(CalError.fromBody(response.status, body))
           ),
           401: Endpoint.fail(
             CalError.ErrorBody,
-            (body, response) => new CalError.InvalidClientSecret(CalError.fromBody(response.status, body, secrets))
+            (body, response) => new CalError.InvalidClientSecret(CalError.fromBody(response.status, body))
           )
         },
         secrets
-      }).pipe(withRedactedSecretHeader)
+      })
     }
 
     return CalOAuth.of({ clientId: options.clientId, baseUrl, authorize, exchange, refresh })

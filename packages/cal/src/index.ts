@@ -5,8 +5,8 @@
  *
  * Cal.com's `details` is NestJS's raw exception response; for a body-validation failure it holds
  * class-validator objects whose `target` and `value` echo the request body, refresh token and
- * client secret included. Every secret the request carried is therefore scrubbed from `message`
- * and `details` before an error is built.
+ * client secret included. The `Endpoint` pipeline scrubs every secret the request carried from
+ * every string of these errors (`code`, `message`, `details`, `path`, `timestamp` alike).
  *
  * @since 0.1.0
  */

@@ -5,12 +5,14 @@ import * as Endpoint from "@effect-auth/core/Endpoint"
 import * as FakeCal from "@effect-auth/testing/FakeCal"
 import * as FakeServer from "@effect-auth/testing/FakeServer"
 import * as Fault from "@effect-auth/testing/Fault"
+import * as SpanRecorder from "@effect-auth/testing/SpanRecorder"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
@@ -493,5 +495,71 @@ describe("CalOAuth types", () => {
       assert.isDefined(checked)
       const exchanged = yield* Effect.catchTags(exchange, { ExchangeRejected: () => Effect.succeed("rejected") })
       assert.strictEqual(exchanged, "rejected")
+    }))
+})
+
+describe("CalOAuth secrets by construction", () => {
+  it.effect("the envelope's code and timestamp are scrubbed too, as every string of the error is", () =>
+    Effect.gen(function*() {
+      const { cal, fake } = yield* setup()
+      const refreshToken = "rt-in-every-field"
+      yield* fake.server.inject(Fault.status(400, {
+        body: JSON.stringify({
+          status: "error",
+          timestamp: `2024-11-13T10:00:00.000Z ${refreshToken}`,
+          path: `/v2/oauth/x/refresh?refreshToken=${refreshToken}`,
+          error: { code: `BadRequestException(${JSON.stringify(refreshToken)})`, message: "Invalid refresh token" }
+        })
+      }))
+      const error = yield* Effect.flip(cal.refresh({ refreshToken: Redacted.make(refreshToken) }))
+      assert.deepInclude(error, {
+        _tag: "InvalidRefreshToken",
+        code: "BadRequestException(\"<redacted>\")",
+        timestamp: "2024-11-13T10:00:00.000Z <redacted>"
+      })
+      for (const text of [String(error), JSON.stringify(error), error.message]) assert.notInclude(text, refreshToken)
+    }))
+
+  it.effect("no span, ours or the platform's, carries the code, the cookie or the client secret", () =>
+    Effect.gen(function*() {
+      const { cal, cookie, fake } = yield* setup()
+      const { exit, spans } = yield* SpanRecorder.record(Effect.gen(function*() {
+        const { code } = yield* cal.authorize({ redirectUri }, cookie)
+        const tokens = yield* cal.exchange({ code })
+        const refreshed = yield* cal.refresh({ refreshToken: tokens.refreshToken! })
+        return [code, tokens, refreshed] as const
+      }))
+      assert.isTrue(Exit.isSuccess(exit))
+      if (!Exit.isSuccess(exit)) return
+      const [code, tokens, refreshed] = exit.value
+      const secrets = [
+        Redacted.value(code),
+        Redacted.value(cookie),
+        fake.client.secret,
+        Redacted.value(tokens.accessToken),
+        Redacted.value(tokens.refreshToken!),
+        Redacted.value(refreshed.refreshToken!)
+      ]
+      const http = spans.filter((span) => span.name.startsWith("http.client"))
+      assert.strictEqual(http.length, 3)
+      assert.strictEqual(http[0].attributes.get("http.response.header.location"), "<redacted>")
+      for (const span of spans) {
+        for (const text of SpanRecorder.texts(span)) {
+          for (const secret of secrets) assert.notInclude(text, secret)
+        }
+      }
+    }))
+})
+
+describe("CalOAuth clocks", () => {
+  it.effect("a server clock ten minutes ahead: accessTokenExpiresAt is moved onto our clock", () =>
+    Effect.gen(function*() {
+      const { cal, cookie, fake } = yield* setup()
+      yield* fake.server.setClockOffset("10 minutes")
+      const { code } = yield* cal.authorize({ redirectUri }, cookie)
+      const tokens = yield* cal.exchange({ code })
+      // The server wrote 70 minutes on its clock: 60 on ours, at most a second short.
+      assert.isAtMost(tokens.expiresAt!, 60 * 60_000)
+      assert.isAtLeast(tokens.expiresAt!, 60 * 60_000 - 1000)
     }))
 })

@@ -10,6 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -169,6 +170,70 @@ describe("CalSession", () => {
         assert.notInclude(key, one.refreshToken)
         assert.notInclude(key, two.refreshToken)
       }
+    }))
+
+  it.scoped("a refresh that never left (refused, or an invalid header) is a TransportError, and the token stays usable", () =>
+    Effect.gen(function*() {
+      const { fake, refreshBodies, refreshPath, session } = yield* setup
+      const issued = yield* fake.issueTokens()
+      const { session: auth } = yield* session({ credentials: { refreshToken: Redacted.make(issued.refreshToken) } })
+      // Refused four times: the retry policy's every attempt.
+      for (let i = 0; i < 4; i++) yield* fake.server.inject(Fault.refused({ path: refreshPath }))
+      const failing = yield* Effect.fork(Effect.flip(auth.token))
+      yield* TestClock.adjust("30 seconds")
+      const error = yield* Fiber.join(failing)
+      assert.deepInclude(error, { _tag: "TransportError", reason: "Connect", mayHaveReachedServer: false })
+      // Nothing reached Cal.com, so the refresh token is not spent: the next call presents it
+      // (the fake logs the four refused attempts too) and gets a new pair.
+      const tokens = yield* auth.token
+      assert.deepStrictEqual(yield* refreshBodies, Array.from({ length: 5 }, () => issued.refreshToken))
+      assert.isDefined(tokens.refreshToken)
+    }))
+
+  it.scoped("a client secret with a line break is an InvalidRequest sent nowhere, not a lost refresh token", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeCal.make()
+      const http = FakeServer.layerClient(fake.server)
+      const oauth = CalOAuth.layer({
+        clientId: fake.client.id,
+        clientSecret: Redacted.make("secret\r\nx-injected: 1"),
+        baseUrl: "http://cal.test"
+      }).pipe(Layer.provide(http))
+      const issued = yield* fake.issueTokens()
+      const { session: auth } = yield* CalSession.make({
+        credentials: { refreshToken: Redacted.make(issued.refreshToken) }
+      }).pipe(Effect.provide(Layer.merge(oauth, http)))
+      const error = yield* Effect.flip(auth.token)
+      assert.deepInclude(error, {
+        _tag: "TransportError",
+        reason: "InvalidRequest",
+        attempts: 1,
+        mayHaveReachedServer: false
+      })
+      assert.deepStrictEqual(yield* fake.server.requests, [])
+      assert.notDeepInclude(yield* auth.state, { _tag: "ReauthenticationRequired" })
+    }))
+
+  it.scoped("two instances sharing a store that refresh at once send one refresh and both get its pair", () =>
+    Effect.gen(function*() {
+      const { fake, refreshBodies, session } = yield* setup
+      const store = yield* TokenStore.makeMemory
+      const issued = yield* fake.issueTokens()
+      const credentials = { refreshToken: Redacted.make(issued.refreshToken) }
+      const a = yield* session({ credentials }, store)
+      const b = yield* session({ credentials }, store)
+      const [fromA, fromB] = yield* Effect.all([a.session.token, b.session.token], { concurrency: "unbounded" })
+      // One holds the lease and refreshes; the other waits for it and adopts what it wrote.
+      assert.deepStrictEqual(yield* refreshBodies, [issued.refreshToken])
+      assert.strictEqual(Redacted.value(fromA.accessToken), Redacted.value(fromB.accessToken))
+      assert.deepInclude(yield* a.session.state, { _tag: "Valid" })
+      assert.deepInclude(yield* b.session.state, { _tag: "Valid" })
+
+      // And again at the next expiry: both scheduled refreshes are due, one request goes out.
+      yield* TestClock.adjust("59 minutes")
+      const [nextA, nextB] = yield* Effect.all([a.session.token, b.session.token])
+      assert.strictEqual(Redacted.value(nextA.accessToken), Redacted.value(nextB.accessToken))
+      assert.deepStrictEqual(yield* refreshBodies, [issued.refreshToken, Redacted.value(fromA.refreshToken!)])
     }))
 
   it.scoped("a 498 from a protected route triggers one refresh and one retry", () =>

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import type * as Headers from "@effect/platform/Headers"
+import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -28,11 +28,12 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as AuthError from "./AuthError.js"
 import * as RetryPolicy from "./RetryPolicy.js"
+import * as Scrubber from "./Scrubber.js"
 
 /**
  * Settings of the pipeline. Defaults: a 10 second timeout per attempt, responses capped at
@@ -90,7 +91,14 @@ export const layerSettings = (options: {
 
 /**
  * A response as handlers see it: the body already read (at most `maxBodyBytes`; `oversized`
- * says whether there was more).
+ * says whether there was more). The handler of an error status (400 and above) sees the body and
+ * headers already scrubbed of every secret the request carried (see `Scrubber.fromRequest`).
+ *
+ * `clockOffset` is how far the server's clock is ahead of ours (Effect's `Clock`), in
+ * milliseconds, measured from the `Date` header at receipt: 0 when the two agree within the
+ * header's one-second resolution plus latency, and rounded toward the server being further
+ * ahead (so a lifetime measured with it errs short); `undefined` when the server sent no usable
+ * `Date`. Apply it to absolute times the server wrote (`TokenSet.fromExpiresAt`, `fromJwt`).
  *
  * @since 0.1.0
  * @category models
@@ -101,6 +109,7 @@ export interface Response {
   readonly headers: Headers.Headers
   readonly body: string
   readonly oversized: boolean
+  readonly clockOffset?: number | undefined
 }
 
 /**
@@ -154,7 +163,11 @@ export interface Definition<R extends Responses> {
   readonly request: HttpClientRequest.HttpClientRequest
   /** The documented statuses; every other status becomes `UnexpectedStatus`. */
   readonly responses: R
-  /** Secrets the request carries: scrubbed from any response excerpt that echoes them. */
+  /**
+   * Secrets the request carries in places `Scrubber.fromRequest` cannot tell are secret (a field
+   * with an innocent name). Sensitive headers, query parameters and body fields are found
+   * without being listed.
+   */
   readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
 }
 
@@ -259,8 +272,12 @@ export const makeClient = (options: {
           "http.response.status_code": response.status,
           "effect-auth.attempts": attempts
         })
-        return yield* handle(definition, response)
+        const receivedAt = yield* Clock.currentTimeMillis
+        return yield* handle(definition, { ...response, clockOffset: clockOffset(response.headers, receivedAt) })
       }).pipe(
+        // Every header that can carry a credential is recorded as `<redacted>` by the platform's
+        // `http.client` span, including a `Location` with a code and a `Set-Cookie`.
+        Scrubber.withRedactedHeaders,
         Effect.withSpan("effect-auth.http", {
           kind: "client",
           attributes: {
@@ -351,46 +368,6 @@ const describeParseError = (error: ParseResult.ParseError): string => {
   )
   // A union reports one issue per member, which read the same once values are left out.
   return Array.from(new Set(lines)).join("; ")
-}
-
-/**
- * Replaces every occurrence of the given secrets in text a server wrote. A server that echoes the
- * request (a validation message quoting a field, a proxy's error page) must not carry a secret
- * into an error, so handlers pass server text through this before putting it in one.
- *
- * @since 0.1.0
- * @category secrets
- */
-export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
-  for (const secret of secrets) {
-    const value = Redacted.value(secret)
-    if (value.length === 0) continue
-    // A server that echoes a form or query value echoes it percent-encoded.
-    for (const form of new Set([value, encodeURIComponent(value)])) text = text.split(form).join("<redacted>")
-  }
-  return text
-}
-
-/**
- * A copy of a decoded JSON value with `scrub` applied to every key and string, for error bodies
- * kept whole. Nesting deeper than `maxDepth` is replaced by `"..."`.
- *
- * @since 0.1.0
- * @category secrets
- */
-export const scrubJson = (
-  value: unknown,
-  secrets: ReadonlyArray<Redacted.Redacted<string>>,
-  maxDepth = 16
-): unknown => {
-  const go = (value: unknown, depth: number): unknown => {
-    if (Predicate.isString(value)) return scrub(value, secrets)
-    if (!Predicate.isObject(value) || Predicate.isFunction(value)) return value
-    if (depth >= maxDepth) return "..."
-    if (Array.isArray(value)) return value.map((item) => go(item, depth + 1))
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [scrub(key, secrets), go(item, depth + 1)]))
-  }
-  return go(value, 0)
 }
 
 // -----------------------------------------------------------------------------
@@ -600,31 +577,67 @@ const readBodyStream = (
 /** The longest body excerpt an `UnexpectedStatus` carries. */
 const excerptLength = 200
 
-/** A short, single-line excerpt of the body with the request's secrets scrubbed. */
-const excerpt = (response: Response, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
-  const text = scrub(response.body, secrets).replace(/\s+/g, " ").trim()
+/** A short, single-line excerpt of an already scrubbed body. */
+const excerpt = (response: Response): string => {
+  const text = response.body.replace(/\s+/g, " ").trim()
   return text.length > excerptLength || response.oversized ? `${text.slice(0, excerptLength)}...` : text
 }
 
+/**
+ * Offsets within this many milliseconds are read as agreement: the `Date` header has a
+ * one-second resolution, and the response took some time to arrive.
+ */
+const clockTolerance = 2000
+
+/** The server's clock minus ours, from the `Date` header (see `Response.clockOffset`). */
+const clockOffset = (headers: Headers.Headers, receivedAt: number): number | undefined => {
+  const date = headers["date"]
+  if (date === undefined) return undefined
+  const serverTime = Date.parse(date)
+  if (!Number.isFinite(serverTime)) return undefined
+  const offset = serverTime - receivedAt
+  // The header is truncated to the second: the server's clock read up to a second more than it
+  // says. Taking the later reading makes a lifetime measured with the offset err short.
+  return Math.abs(offset) <= clockTolerance ? 0 : offset + 1000
+}
+
+/** The response with its body and header values scrubbed. */
+const scrubResponse = (response: Response, scrubber: Scrubber.Scrubber): Response => ({
+  ...response,
+  body: response.oversized ? scrubber.text(response.body) : scrubber.body(response.body),
+  headers: Headers.fromInput(
+    Object.entries(response.headers).map(([name, value]): readonly [string, string] => [name, scrubber.text(value)])
+  )
+})
+
+/**
+ * Runs the handler of the response's status, or builds `UnexpectedStatus`. Secrets by
+ * construction: an error status's handler sees a scrubbed response, and whatever error any
+ * handler fails with passes through the request's scrubber before it leaves the pipeline, so a
+ * provider cannot forget a field. The scrubber is built only on these error paths.
+ */
 const handle = <R extends Responses>(
   definition: Definition<R>,
   response: Response
 ): Effect.Effect<Success<R>, Failure<R> | AuthError.UnexpectedStatus> => {
+  let cached: Scrubber.Scrubber | undefined
+  const scrubber = () => cached ??= Scrubber.fromRequest(definition.request, definition.secrets)
   if (Object.hasOwn(definition.responses, response.status)) {
+    const seen = response.status >= 400 ? scrubResponse(response, scrubber()) : response
     // `Success<R>` and `Failure<R>` are the unions over every handler of the table, so whichever
     // handler the status selects, its value and error belong to them. The compiler cannot index a
     // mapped type by a runtime number, hence the one assertion here.
-    return definition.responses[response.status](response) as Effect.Effect<Success<R>, Failure<R>>
+    const handled = definition.responses[response.status](seen) as Effect.Effect<Success<R>, Failure<R>>
+    return Effect.mapError(handled, (error) => scrubber().value(error))
   }
-  const secrets = definition.secrets ?? []
-  const location = response.headers["location"]
+  const scrubbed = scrubResponse(response, scrubber())
   return Effect.fail(
     new AuthError.UnexpectedStatus({
       operation: definition.operation,
       status: response.status,
-      body: excerpt(response, secrets),
+      body: excerpt(scrubbed),
       retryAfter: response.headers["retry-after"],
-      location: location === undefined ? undefined : scrub(location, secrets)
+      location: scrubbed.headers["location"]
     })
   )
 }

@@ -14,6 +14,7 @@ import { dual } from "effect/Function"
 import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import type * as AuthSession from "./AuthSession.js"
+import * as Scrubber from "./Scrubber.js"
 
 /**
  * Options of `withSession`.
@@ -93,14 +94,16 @@ export const withSession: {
       R
     >(
       Effect.flatMap((request) =>
-        Effect.flatMap(send(request), ([sent, response]) =>
+        // Spans of these calls record credential headers (ours, and what the API answers with,
+        // such as a `Location` carrying a code) as `<redacted>`.
+        Scrubber.withRedactedHeaders(Effect.flatMap(send(request), ([sent, response]) =>
           rejected(response)
             ? Effect.all([
               discard(response),
               session.invalidate(sent),
               Effect.map(send(request), ([, retried]) => retried)
             ]).pipe(Effect.map(([, , retried]) => retried))
-            : Effect.succeed(response))
+            : Effect.succeed(response)))
       ),
       Effect.succeed
     )

@@ -13,10 +13,29 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
+function isFiniteTime(time: number | undefined): time is number {
+  return time !== undefined && Number.isFinite(time)
+}
+
+/**
+ * An expiry in epoch milliseconds. A time that is not finite (a server's `expires_at: 1e400`,
+ * `expires_in: 1e308`, a JWT `exp` beyond what a double holds) means the server set no usable
+ * limit: it is read as no expiry, the same as an absent one. The encoded form leaves it out
+ * instead of writing `Infinity`, which JSON cannot hold (`JSON.stringify` writes `null`, which
+ * would not decode), so such a token set round-trips through a persistent `TokenStore`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Expiry = Schema.optionalToOptional(Schema.UndefinedOr(Schema.Number), Schema.UndefinedOr(Schema.Number), {
+  decode: Option.filter(isFiniteTime),
+  encode: Option.filter(isFiniteTime)
+})
+
 /**
  * A set of tokens for one identity. `expiresAt` and `refreshExpiresAt` are epoch milliseconds;
- * an absent `expiresAt` means the provider did not say, and the session then refreshes only on
- * demand or after a 401.
+ * an absent `expiresAt` means the provider did not say (or said "never", see `Expiry`), and the
+ * session then refreshes only on demand or after a 401.
  *
  * The schema encodes the secrets as plain strings: that encoded form is what a `TokenStore`
  * persists, and it never reaches a log because the decoded value redacts them.
@@ -27,9 +46,9 @@ import * as Schema from "effect/Schema"
 export class TokenSet extends Schema.Class<TokenSet>("@effect-auth/core/TokenSet")({
   accessToken: Schema.Redacted(Schema.String),
   tokenType: Schema.String,
-  expiresAt: Schema.optional(Schema.Number),
+  expiresAt: Expiry,
   refreshToken: Schema.optional(Schema.Redacted(Schema.String)),
-  refreshExpiresAt: Schema.optional(Schema.Number),
+  refreshExpiresAt: Expiry,
   idToken: Schema.optional(Schema.Redacted(Schema.String)),
   scope: Schema.optional(Schema.String)
 }) {}
@@ -48,15 +67,18 @@ export interface Fields {
   readonly scope?: string | undefined
 }
 
+/** A time that is not finite is no expiry (see `Expiry`). */
+const finite = (time: number | undefined): number | undefined => isFiniteTime(time) ? time : undefined
+
 // The constructors below skip the class's runtime validation: their fields are typed, and a
 // validated instance keeps about 140 bytes more for as long as a session holds it.
 const build = (fields: Fields, expiresAt: number | undefined, refreshExpiresAt: number | undefined): TokenSet =>
   new TokenSet({
     accessToken: fields.accessToken,
     tokenType: fields.tokenType ?? "Bearer",
-    expiresAt,
+    expiresAt: finite(expiresAt),
     refreshToken: fields.refreshToken,
-    refreshExpiresAt,
+    refreshExpiresAt: finite(refreshExpiresAt),
     idToken: fields.idToken,
     scope: fields.scope
   }, true)
@@ -96,7 +118,13 @@ export const fromExpiresIn = (
     ))
 
 /**
- * A token set from absolute expiry times given in seconds or milliseconds (see `epochMillis`).
+ * A token set from absolute expiry times the server wrote, in seconds or milliseconds (see
+ * `epochMillis`; `unit: "milliseconds"` when the provider documents milliseconds).
+ *
+ * `clockOffset` is how far the server's clock is ahead of ours (`Endpoint.Response`'s): the
+ * times are moved onto our clock by it, so a lifetime is measured on the server's clock, where it
+ * was set, and a client clock that is off neither sees a fresh token as expired nor an expired
+ * one as fresh.
  *
  * @since 0.1.0
  * @category constructors
@@ -105,16 +133,27 @@ export const fromExpiresAt = (
   fields: Fields & {
     readonly expiresAt?: number | undefined
     readonly refreshExpiresAt?: number | undefined
+    readonly unit?: "seconds-or-milliseconds" | "milliseconds" | undefined
+    readonly clockOffset?: number | undefined
   }
-): TokenSet =>
-  build(
-    fields,
-    fields.expiresAt === undefined ? undefined : epochMillis(fields.expiresAt),
-    fields.refreshExpiresAt === undefined ? undefined : epochMillis(fields.refreshExpiresAt)
-  )
+): TokenSet => {
+  const offset = fields.clockOffset ?? 0
+  const toLocal = (time: number | undefined) =>
+    time === undefined ? undefined : (fields.unit === "milliseconds" ? time : epochMillis(time)) - offset
+  return build(fields, toLocal(fields.expiresAt), toLocal(fields.refreshExpiresAt))
+}
 
-const JwtClaims = Schema.parseJson(Schema.Struct({ exp: Schema.optional(Schema.Number) }))
+const JwtClaims = Schema.parseJson(Schema.Struct({
+  exp: Schema.optional(Schema.Number),
+  iat: Schema.optional(Schema.Number)
+}))
 const decodeClaims = Schema.decodeUnknownOption(JwtClaims)
+
+const claimsOf = (token: Redacted.Redacted<string>): Option.Option<typeof JwtClaims.Type> => {
+  const parts = Redacted.value(token).split(".")
+  if (parts.length !== 3) return Option.none()
+  return Encoding.decodeBase64UrlString(parts[1]).pipe(Either.getRight, Option.flatMap(decodeClaims))
+}
 
 /**
  * The `exp` claim of a JWT as epoch milliseconds. The token is decoded, not verified: the
@@ -124,29 +163,47 @@ const decodeClaims = Schema.decodeUnknownOption(JwtClaims)
  * @since 0.1.0
  * @category conversions
  */
-export const jwtExpiry = (token: Redacted.Redacted<string>): Option.Option<number> => {
-  const parts = Redacted.value(token).split(".")
-  if (parts.length !== 3) return Option.none()
-  return Encoding.decodeBase64UrlString(parts[1]).pipe(
-    Either.getRight,
-    Option.flatMap(decodeClaims),
+export const jwtExpiry = (token: Redacted.Redacted<string>): Option.Option<number> =>
+  claimsOf(token).pipe(
     Option.flatMap((claims) => Option.fromNullable(claims.exp)),
     Option.map((exp) => exp * 1000)
   )
-}
 
 /**
- * A token set whose expiry times come from the `exp` claims of the access and refresh tokens.
+ * A token set whose expiry times come from the `exp` claims of the access and refresh tokens,
+ * moved onto our clock:
+ *
+ * - with `clockOffset` (the server's `Date` header said what time it is; see
+ *   `Endpoint.Response`), `exp` minus the offset;
+ * - else, with `receivedAt` (our clock when the response arrived) and an `iat` claim, the
+ *   lifetime `exp - iat` counted from `receivedAt`;
+ * - else `exp` as it is, on the assumption that both clocks agree.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromJwt = (fields: Fields): TokenSet =>
-  build(
+export const fromJwt = (
+  fields: Fields,
+  clock: { readonly clockOffset?: number | undefined; readonly receivedAt?: number | undefined } = {}
+): TokenSet => {
+  const expiry = (token: Redacted.Redacted<string>): number | undefined =>
+    claimsOf(token).pipe(
+      Option.flatMap((claims): Option.Option<number> => {
+        if (claims.exp === undefined) return Option.none()
+        if (clock.clockOffset !== undefined) return Option.some(claims.exp * 1000 - clock.clockOffset)
+        if (clock.receivedAt !== undefined && claims.iat !== undefined) {
+          return Option.some(clock.receivedAt + (claims.exp - claims.iat) * 1000)
+        }
+        return Option.some(claims.exp * 1000)
+      }),
+      Option.getOrUndefined
+    )
+  return build(
     fields,
-    Option.getOrUndefined(jwtExpiry(fields.accessToken)),
-    fields.refreshToken === undefined ? undefined : Option.getOrUndefined(jwtExpiry(fields.refreshToken))
+    expiry(fields.accessToken),
+    fields.refreshToken === undefined ? undefined : expiry(fields.refreshToken)
   )
+}
 
 /**
  * Combines a refresh response with the token set it refreshed. RFC 6749 section 6: a response

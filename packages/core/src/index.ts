@@ -70,6 +70,27 @@ export * as Endpoint from "./Endpoint.js"
 export * as RetryPolicy from "./RetryPolicy.js"
 
 /**
+ * The one place that keeps secrets out of what a server wrote. A server that echoes the request
+ * (a validation message quoting a field, a proxy's error page, a redirect carrying a code) must
+ * not carry a secret into an error, a log line or a span, whatever spelling the echo uses.
+ *
+ * A `Scrubber` knows every spelling a secret travels in: raw; percent-encoded as
+ * `encodeURIComponent` and `encodeURI` write it, and as an `application/x-www-form-urlencoded`
+ * body writes it (space as `+`, `*` kept, `~` encoded), with upper- or lower-case hex;
+ * JSON-escaped, also with `\/` and with non-ASCII as `\uXXXX` (Python's `ensure_ascii`, PHP's
+ * default); and HTML-escaped. It also blanks the value of any URL or form parameter whose name
+ * says it is a credential (`code=`, `access_token=`, `client_secret=`, ...), so a redirect's code
+ * is scrubbed though nobody listed it.
+ *
+ * `Endpoint` builds one per request (`fromRequest`: the secrets the definition lists plus those
+ * the request itself carries in sensitive headers, query parameters and body fields) and passes
+ * every error response and every typed error through it; providers never call it themselves.
+ *
+ * @since 0.1.0
+ */
+export * as Scrubber from "./Scrubber.js"
+
+/**
  * Authenticated `HttpClient`s: the user's own calls to a provider's API, with the session's
  * access token attached and a token the server rejected replaced once.
  *

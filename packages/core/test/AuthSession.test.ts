@@ -6,6 +6,7 @@ import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
@@ -19,6 +20,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { timerFor } from "../src/internal/timer.js"
 
 /** A provider failure: a 400 means the refresh token is dead, anything else is passing. */
 class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError", {
@@ -95,6 +97,7 @@ const makeFake = (config: FakeConfig = {}) =>
       calls: Ref.get(calls),
       count,
       spans,
+      queued,
       fail: (op: "login" | "refresh" | "revoke", ...statuses: ReadonlyArray<number>) =>
         Ref.update(queued, (queue) => [...queue, ...statuses.map((status) => ({ op, status }))]),
       issue,
@@ -351,8 +354,10 @@ describe("AuthSession", () => {
         const caller = yield* Effect.fork(session.token)
         yield* advance("1 second")
         yield* Scope.close(scope, Exit.void)
-        const exit = yield* Fiber.await(caller)
-        assert.isTrue(Exit.isFailure(exit))
+        // The waiting caller learns why, as a typed error rather than an interruption.
+        const error = yield* Effect.flip(Fiber.join(caller))
+        assert.instanceOf(error, AuthSession.SessionClosed)
+        assert.deepStrictEqual(yield* session.state, { _tag: "Closed" })
         yield* advance("1 day")
         assert.deepStrictEqual(yield* fake.calls, ["login"])
       }))
@@ -639,7 +644,8 @@ describe("AuthSession", () => {
         Effect.gen(function*() {
           const fake = yield* makeFake({ lifetime: 600 })
           const captured: Array<unknown> = []
-          const session = yield* AuthSession.make({ ...fake.options("obs"), jitter: 0 })
+          // Five requests within two seconds: pacing is not what this test is about.
+          const session = yield* AuthSession.make({ ...fake.options("obs"), jitter: 0, minRefreshInterval: 0 })
           const states = yield* Effect.fork(Stream.runCollect(session.changes))
           yield* Effect.yieldNow()
 
@@ -697,5 +703,172 @@ describe("AuthSession", () => {
           }
         })
       ))
+  })
+
+  describe("hardening", () => {
+    /**
+     * Calls `token` `times` times, `every` apart on the test clock (a paced caller may still be
+     * waiting when the next one starts), and counts the failures.
+     */
+    const callRepeatedly = <E>(session: AuthSession.AuthSession<E>, times: number, every: Duration.DurationInput) =>
+      Effect.gen(function*() {
+        const calls: Array<Fiber.RuntimeFiber<Either.Either<TokenSet.TokenSet, unknown>>> = []
+        for (let i = 0; i < times; i++) {
+          calls.push(yield* Effect.fork(Effect.either(session.token)))
+          yield* TestClock.adjust(every)
+        }
+        yield* TestClock.adjust("2 seconds")
+        const results = yield* Fiber.joinAll(calls)
+        return results.filter((result) => result._tag === "Left").length
+      })
+
+    it.scoped("20 ms tokens are fetched at a bounded pace, not 87 times a second", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ lifetime: 0.02 })
+        const session = yield* AuthSession.make({ ...fake.options("storm-short"), jitter: 0 })
+        yield* callRepeatedly(session, 200, "50 millis")
+        // 10 seconds: a burst of refreshBurst, then one per minRefreshInterval (1 second).
+        const sent = (yield* fake.count("login")) + (yield* fake.count("refresh"))
+        assert.isAtMost(sent, AuthSession.refreshBurst + 11)
+        assert.isAtLeast(sent, 5)
+      }))
+
+    it.scoped("tokens already expired on arrival are paced and reported, not fetched once per call", () =>
+      captureLogs((lines) =>
+        Effect.gen(function*() {
+          const fake = yield* makeFake({ lifetime: 0 })
+          const session = yield* AuthSession.make(fake.options("storm-dead"))
+          yield* callRepeatedly(session, 100, "50 millis")
+          const sent = (yield* fake.count("login")) + (yield* fake.count("refresh"))
+          assert.isAtMost(sent, AuthSession.refreshBurst + 6)
+          assert.isTrue(lines.some((line) => line.includes("issued a token that had already expired")))
+        })
+      ))
+
+    it.scoped("a refresh that keeps failing: callers get the failure within a backoff window, without a request", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        yield* fake.fail("login", ...Array.from({ length: 100 }, () => 500))
+        const session = yield* AuthSession.make(fake.options("storm-failing"))
+        const failed = yield* callRepeatedly(session, 40, "100 millis")
+        assert.strictEqual(failed, 40)
+        // 4 seconds: two at once, then windows of 1 s and 2 s between requests.
+        assert.isAtMost(yield* fake.count("login"), 5)
+        // A success closes the window for good.
+        yield* Ref.set(fake.queued, [])
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(access(yield* session.token).startsWith("SECRET-ACCESS-"), true)
+      }))
+
+    it.effect("a session used after its scope closed fails with SessionClosed", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const scope = yield* Scope.make()
+        const session = yield* AuthSession.make(fake.options("closed-after")).pipe(Scope.extend(scope))
+        yield* session.token
+        yield* Scope.close(scope, Exit.void)
+        for (const effect of [session.token, session.refresh, Effect.asVoid(session.accessToken)]) {
+          const error = yield* Effect.flip(effect)
+          assert.instanceOf(error, AuthSession.SessionClosed)
+          assert.include(error.message, "closed")
+        }
+        assert.deepStrictEqual(yield* fake.calls, ["login"])
+      }))
+
+    it.scoped("a store write that fails is retried in the background until it lands; the state says so", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const inner = yield* TokenStore.makeMemory
+        let failing = 3
+        const flaky = TokenStore.make({
+          ...inner,
+          set: (key, tokens, expected) =>
+            failing-- > 0
+              ? Effect.fail(new TokenStore.TokenStoreError({ operation: "set", key, description: "store is down" }))
+              : inner.set(key, tokens, expected)
+        })
+        const session = yield* AuthSession.make(fake.options("persist-later")).pipe(
+          Effect.provideService(TokenStore.TokenStore, flaky)
+        )
+        const tokens = yield* session.token
+        assert.strictEqual(access(tokens), "SECRET-ACCESS-1")
+        assert.deepInclude(yield* session.state, { _tag: "Unpersisted" })
+        assert.isTrue(Option.isNone(yield* inner.get("persist-later-session")))
+        yield* advance("1 minute")
+        const stored = yield* inner.get("persist-later-session")
+        assert.strictEqual(access(Option.getOrThrow(stored).tokens), "SECRET-ACCESS-1")
+        assert.deepInclude(yield* session.state, { _tag: "Valid" })
+        assert.isAtLeast(yield* counterValue(AuthSession.storeWriteFailures, "persist-later"), 3)
+
+        // The next refresh writes over the version the background writer left.
+        const next = yield* session.refresh
+        assert.strictEqual(access(Option.getOrThrow(yield* inner.get("persist-later-session")).tokens), access(next))
+      }))
+
+    it.scoped("an older pending write never overwrites a newer token", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const inner = yield* TokenStore.makeMemory
+        let down = true
+        const flaky = TokenStore.make({
+          ...inner,
+          set: (key, tokens, expected) =>
+            down
+              ? Effect.fail(new TokenStore.TokenStoreError({ operation: "set", key, description: "store is down" }))
+              : inner.set(key, tokens, expected)
+        })
+        const session = yield* AuthSession.make(fake.options("persist-order")).pipe(
+          Effect.provideService(TokenStore.TokenStore, flaky)
+        )
+        yield* session.token
+        yield* session.refresh
+        down = false
+        const newest = yield* session.refresh
+        yield* advance("1 minute")
+        const stored = Option.getOrThrow(yield* inner.get("persist-order-session"))
+        assert.strictEqual(access(stored.tokens), access(newest))
+        assert.strictEqual(stored.version, 1)
+      }))
+
+    it.scoped("a session adopts the token another session on the same store refreshed, and re-arms", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ lifetime: 600 })
+        const store = yield* TokenStore.makeMemory
+        const options = { ...fake.options("notify"), jitter: 0 }
+        const [a, b] = yield* Effect.all([AuthSession.make(options), AuthSession.make(options)]).pipe(
+          Effect.provideService(TokenStore.TokenStore, store)
+        )
+        const first = yield* a.token
+        assert.strictEqual(access(yield* b.token), access(first))
+        yield* advance("2 minutes")
+        const forced = yield* a.refresh
+        // B heard of it from the store: the new token, no request of its own.
+        assert.strictEqual(access(yield* b.token), access(forced))
+        assert.deepStrictEqual(yield* b.state, { _tag: "Valid", expiresAt: forced.expiresAt })
+        // Both scheduled refreshes now follow the new expiry: one refresh for it, not two.
+        yield* advance("9 minutes")
+        assert.strictEqual(yield* fake.count("refresh"), 2)
+        assert.strictEqual(access(yield* a.token), access(yield* b.token))
+      }))
+
+    it.effect("closed sessions leave the shared timer at once, with one long-lived session open", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake({ lifetime: 3600 })
+        const longLived = yield* Scope.make()
+        yield* Effect.flatMap(AuthSession.make(fake.options("timer-long")), (session) => session.token).pipe(
+          Scope.extend(longLived)
+        )
+        const clock = yield* Effect.clock
+        const timer = timerFor(clock)
+        const before = timer.size
+        for (let i = 0; i < 10_000; i++) {
+          const scope = yield* Scope.make()
+          const initial = yield* fake.issue(true)
+          yield* AuthSession.make({ ...fake.options(`timer-${i}`), initial }).pipe(Scope.extend(scope))
+          yield* Scope.close(scope, Exit.void)
+        }
+        assert.strictEqual(timer.size, before)
+        yield* Scope.close(longLived, Exit.void)
+      }))
   })
 })

@@ -1,7 +1,10 @@
 import * as TokenSet from "@effect-auth/core/TokenSet"
+import * as TokenStore from "@effect-auth/core/TokenStore"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -90,6 +93,57 @@ describe("TokenSet", () => {
     assert.isFalse(TokenSet.canRefreshAt(tokens, 20_000_000_000_000))
     assert.isTrue(
       TokenSet.isValidAt(TokenSet.fromJwt({ accessToken: Redacted.make("opaque") }), Number.MAX_SAFE_INTEGER)
+    )
+  })
+})
+
+describe("TokenSet expiry that is not finite", () => {
+  it.effect("expires_at 1e400, expires_in 1e308 and a huge exp read as no expiry", () =>
+    Effect.gen(function*() {
+      const accessToken = Redacted.make("a")
+      assert.isUndefined(TokenSet.fromExpiresAt({ accessToken, expiresAt: JSON.parse("1e400") }).expiresAt)
+      assert.isUndefined((yield* TokenSet.fromExpiresIn({ accessToken, expiresIn: 1e308 })).expiresAt)
+      assert.isUndefined(TokenSet.fromJwt({ accessToken: jwt({ exp: 1e308 }) }).expiresAt)
+    }))
+
+  it.effect("a token set with an Infinity expiry round-trips through the KeyValueStore store", () =>
+    Effect.gen(function*() {
+      const store = yield* TokenStore.TokenStore
+      // Built directly, as a session does when it stamps a refresh lifetime of Duration.infinity.
+      const tokens = new TokenSet.TokenSet({
+        accessToken: Redacted.make("a"),
+        tokenType: "Bearer",
+        expiresAt: Infinity,
+        refreshToken: Redacted.make("r"),
+        refreshExpiresAt: Infinity
+      })
+      yield* store.set("k", tokens, undefined)
+      const read = yield* store.get("k")
+      assert.isTrue(Option.isSome(read))
+      if (Option.isNone(read)) return
+      assert.strictEqual(Redacted.value(read.value.tokens.accessToken), "a")
+      assert.isUndefined(read.value.tokens.expiresAt)
+      assert.isTrue(TokenSet.isValidAt(read.value.tokens, Number.MAX_SAFE_INTEGER))
+      assert.isTrue(TokenSet.canRefreshAt(read.value.tokens, Number.MAX_SAFE_INTEGER))
+    }).pipe(Effect.provide(TokenStore.layerKeyValueStore().pipe(Layer.provide(KeyValueStore.layerMemory)))))
+})
+
+describe("TokenSet clock offset", () => {
+  it("fromExpiresAt and fromJwt move server times onto our clock", () => {
+    const accessToken = Redacted.make("a")
+    // The server is 5 minutes ahead: its 12:10 is our 12:05.
+    const offset = 5 * 60_000
+    assert.strictEqual(
+      TokenSet.fromExpiresAt({ accessToken, expiresAt: 1_700_000_600, clockOffset: offset }).expiresAt,
+      1_700_000_600_000 - offset
+    )
+    assert.strictEqual(
+      TokenSet.fromExpiresAt({ accessToken, expiresAt: 600_000, unit: "milliseconds", clockOffset: -offset }).expiresAt,
+      600_000 + offset
+    )
+    assert.strictEqual(
+      TokenSet.fromJwt({ accessToken: jwt({ exp: 1_700_000_600 }) }, { clockOffset: offset }).expiresAt,
+      1_700_000_600_000 - offset
     )
   })
 })

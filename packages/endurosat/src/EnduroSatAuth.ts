@@ -14,6 +14,7 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as EnduroSatError from "./EnduroSatError.js"
@@ -124,8 +125,12 @@ const presentSecret = (value: string | null | undefined): Redacted.Redacted<stri
   return present === undefined ? undefined : Redacted.make(present)
 }
 
-/** The 400 handler: the body is untyped, so any JSON is kept and anything else is dropped. */
-const badRequest = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => (response: Endpoint.Response) => {
+/**
+ * The 400 handler. The body is untyped, so any JSON is kept and anything else is dropped; an
+ * RFC 6749 body's `error` code (`invalid_grant`, `invalid_request`, ...) is read out of it. The
+ * pipeline has already scrubbed the request's secrets from it.
+ */
+const badRequest = (response: Endpoint.Response) => {
   let body: unknown = undefined
   if (!response.oversized && response.body.trim() !== "") {
     try {
@@ -134,9 +139,8 @@ const badRequest = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => (respo
       body = undefined
     }
   }
-  return Effect.fail(
-    new EnduroSatError.BadRequest({ operation: response.operation, body: Endpoint.scrubJson(body, secrets, 8) })
-  )
+  const error = Predicate.isRecord(body) && Predicate.isString(body.error) && body.error !== "" ? body.error : undefined
+  return Effect.fail(new EnduroSatError.BadRequest({ operation: response.operation, body, error }))
 }
 
 /**
@@ -176,7 +180,7 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
               refreshToken: presentSecret(body.refresh_token),
               idToken: presentSecret(body.id_token)
             })),
-          400: badRequest(grant.grantType === "password" ? [grant.password] : [grant.refreshToken]),
+          400: badRequest,
           401: Endpoint.fail(ErrorResponse, (body, response) =>
             new EnduroSatError.InvalidCredentials({
               operation: response.operation,
@@ -201,7 +205,7 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
           // Cognito's own RevokeToken answers 200 with an empty body; a proxy passing it through
           // has still revoked the token.
           200: () => Effect.void,
-          400: badRequest([token])
+          400: badRequest
         }
       })
 

@@ -30,12 +30,17 @@ export type GrantType = typeof GrantType.Type
  * when it sent none or something other than JSON: a 400 stays a `BadRequest` whatever its body,
  * because the status alone already says what went wrong.
  *
+ * `error` is the body's RFC 6749 error code (section 5.2), when it has one: an OAuth server, or a
+ * proxy in front of Cognito, answers a dead refresh token with 400 `invalid_grant` where Cognito
+ * itself answers 401 (see `isRefreshRejected`).
+ *
  * @since 0.1.0
  * @category errors
  */
 export class BadRequest extends Schema.TaggedError<BadRequest>("@effect-auth/endurosat/BadRequest")("BadRequest", {
   operation: Schema.String,
-  body: Schema.Unknown
+  body: Schema.Unknown,
+  error: Schema.optional(Schema.String)
 }) {
   override get message(): string {
     const detail = describeBody(this.body)
@@ -88,6 +93,20 @@ export type RevokeError = BadRequest | AuthError.AuthError
  * @category errors
  */
 export type EnduroSatError = BadRequest | InvalidCredentials
+
+/**
+ * Whether an `authenticate` failure of a refresh grant means the refresh token is dead, so only a
+ * new login helps: Cognito's 401 (`InvalidCredentials`: expired, revoked or unknown), or an
+ * RFC 6749 server's 400 `invalid_grant` (section 5.2: "the provided authorization grant ... or
+ * refresh token is invalid, expired, revoked"). Anything else (another 400, a 503, a reset) is
+ * not a verdict on the token.
+ *
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isRefreshRejected = (u: unknown): u is InvalidCredentials | BadRequest =>
+  (u instanceof InvalidCredentials && u.grantType === "refresh_token") ||
+  (u instanceof BadRequest && u.error === "invalid_grant")
 
 /** The longest server text a message quotes. */
 const messageLength = 200

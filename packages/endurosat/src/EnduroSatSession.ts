@@ -25,7 +25,7 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as EnduroSatAuth from "./EnduroSatAuth.js"
-import type * as EnduroSatError from "./EnduroSatError.js"
+import * as EnduroSatError from "./EnduroSatError.js"
 
 /**
  * The session's service: the session itself, and an `HttpClient` for the ground-station API
@@ -121,9 +121,9 @@ export const make = (
       // The answer carries no refresh token: the session keeps the one it has (`TokenSet.merge`),
       // with its expiry, until the next login replaces it.
       refresh: (refreshToken) => auth.refresh(refreshToken),
-      // Cognito answers 401 for a refresh token that expired, was revoked or is unknown: only a
-      // new login helps. Anything else (a 503, a reset) is a passing fault worth retrying.
-      isRefreshRejected: (error) => error._tag === "InvalidCredentials",
+      // Cognito answers 401 for a refresh token that expired, was revoked or is unknown, an RFC 6749
+      // server 400 invalid_grant: only a new login helps. Anything else is a passing fault.
+      isRefreshRejected: EnduroSatError.isRefreshRejected,
       // Cognito does not rotate refresh tokens: a refresh whose answer was lost spent nothing.
       refreshGrant: "replayable",
       // Revoking the refresh token also revokes the access tokens issued from it.

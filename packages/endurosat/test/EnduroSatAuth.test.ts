@@ -6,10 +6,12 @@ import * as FakeEnduroSat from "@effect-auth/testing/FakeEnduroSat"
 import * as FakeServer from "@effect-auth/testing/FakeServer"
 import * as Fault from "@effect-auth/testing/Fault"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 
@@ -455,5 +457,45 @@ describe("EnduroSatAuth.layerConfig", () => {
       const error = yield* Effect.flip(auth.login({ username: user.username, password }))
       assert.deepInclude(error, { _tag: "UnexpectedStatus", status: 503 })
       assert.strictEqual((yield* fake.server.requests).length, 1)
+    }))
+})
+
+describe("EnduroSatAuth secrets", () => {
+  it.effect("a 401 whose error text echoes the password or the refresh token carries neither, in any spelling", () =>
+    Effect.gen(function*() {
+      const { auth, fake } = yield* setup()
+      const tokens = yield* auth.login({ username: user.username, password })
+      const refreshToken = Redacted.value(tokens.refreshToken!)
+      const spelled = (secret: string) => [
+        secret,
+        encodeURIComponent(secret),
+        new URLSearchParams({ s: secret }).toString().slice(2)
+      ]
+      const logs: Array<string> = []
+      const logger = Logger.make(({ annotations, message }) => logs.push(JSON.stringify({ message, annotations })))
+      yield* fake.server.inject(
+        Fault.status(401, {
+          body: JSON.stringify({ error: `Incorrect password ${spelled(user.password).join(" / ")}` })
+        }),
+        Fault.status(401, {
+          body: JSON.stringify({ error: `Invalid Refresh Token ${spelled(refreshToken).join(" ")}` })
+        })
+      )
+      const errors = [
+        yield* Effect.flip(auth.login({ username: user.username, password })),
+        yield* Effect.flip(auth.refresh(tokens.refreshToken!))
+      ]
+      for (const error of errors) {
+        assert.strictEqual(error._tag, "InvalidCredentials")
+        assert.include(error.message, "<redacted>")
+        yield* Effect.logWarning("refresh failed", error).pipe(
+          Effect.annotateLogs("effect-auth.error", error.message),
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        )
+        const texts = [String(error), JSON.stringify(error), error.message, Cause.pretty(Cause.fail(error)), ...logs]
+        for (const text of texts) {
+          for (const secret of [...spelled(user.password), ...spelled(refreshToken)]) assert.notInclude(text, secret)
+        }
+      }
     }))
 })

@@ -282,3 +282,25 @@ describe("EnduroSatSession", () => {
       assert.include(String(missing), "ENDUROSAT_PASSWORD")
     }))
 })
+
+describe("EnduroSatSession behind an RFC 6749 server", () => {
+  it.scoped("a refresh answered 400 invalid_grant logs in again with the password instead of keeping the dead token", () =>
+    Effect.gen(function*() {
+      const { fake, session } = yield* setup()
+      const first = yield* session.token
+      // An OAuth server (or a proxy in front of Cognito) answers a dead refresh token this way.
+      yield* fake.server.inject(
+        Fault.status(400, {
+          path: "/oauth2/token",
+          body: JSON.stringify({ error: "invalid_grant", error_description: "Refresh token has been revoked" })
+        })
+      )
+      const renewed = yield* session.refresh
+      assert.notStrictEqual(Redacted.value(renewed.refreshToken!), Redacted.value(first.refreshToken!))
+      assert.deepStrictEqual(yield* authRequests(fake), [
+        { grantType: "password", refreshToken: undefined },
+        { grantType: "refresh_token", refreshToken: Redacted.value(first.refreshToken!) },
+        { grantType: "password", refreshToken: undefined }
+      ])
+    }))
+})

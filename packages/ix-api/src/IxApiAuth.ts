@@ -14,6 +14,7 @@ import * as Endpoint from "@effect-auth/core/Endpoint"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -104,25 +105,29 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
     const baseUrl = options.baseUrl.replace(/\/+$/, "")
     const client = yield* Endpoint.makeClient({ baseUrl, provider })
 
-    const tokenResponses = (operation: string, secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
-      const scrub = (text: string) => Endpoint.scrub(text, secrets)
+    // The pipeline scrubs the request's secrets from every error these build, so the problem
+    // fields are taken as the server wrote them.
+    const tokenResponses = (operation: string) => {
       const success = Endpoint.decode(
         AuthTokenBody,
-        (body) => Effect.succeed(TokenSet.fromJwt({ accessToken: body.access_token, refreshToken: body.refresh_token }))
+        (body, response) =>
+          Effect.map(Clock.currentTimeMillis, (receivedAt) =>
+            TokenSet.fromJwt(
+              { accessToken: body.access_token, refreshToken: body.refresh_token },
+              { clockOffset: response.clockOffset, receivedAt }
+            ))
       )
       return {
         200: success,
         201: success,
         400: Endpoint.fail(ProblemBody, (problem, response) =>
           new IxApiError.ValidationError({
-            ...problemFields(operation, response.status, problem, scrub),
-            properties: IxApiError.invalidProperties(problem.properties).map((property) =>
-              new IxApiError.InvalidProperty({ name: property.name, reason: scrub(property.reason) })
-            )
+            ...problemFields(operation, response.status, problem),
+            properties: IxApiError.invalidProperties(problem.properties)
           })),
         401: Endpoint.fail(ProblemBody, (problem, response) =>
           new IxApiError.AuthenticationError({
-            ...problemFields(operation, response.status, problem, scrub),
+            ...problemFields(operation, response.status, problem),
             reason: IxApiError.authenticationReason(problem.type)
           }))
       }
@@ -140,7 +145,7 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
             api_secret: Redacted.value(credentials.apiSecret)
           })
         ),
-        responses: tokenResponses(operation, secrets),
+        responses: tokenResponses(operation),
         secrets
       })
     }
@@ -154,7 +159,7 @@ export const make = (options: Options): Effect.Effect<Service, ConfigError.Confi
         request: HttpClientRequest.post("/auth/refresh").pipe(
           HttpClientRequest.bodyUnsafeJson({ refresh_token: Redacted.value(refreshToken) })
         ),
-        responses: tokenResponses(operation, secrets),
+        responses: tokenResponses(operation),
         secrets
       })
     }
@@ -237,19 +242,13 @@ const ProblemBody = Schema.Struct({
   properties: Schema.optional(Schema.Unknown)
 })
 
-const optionalString = (value: unknown, scrub: (text: string) => string): string | undefined =>
-  Predicate.isString(value) ? scrub(value) : undefined
+const optionalString = (value: unknown): string | undefined => Predicate.isString(value) ? value : undefined
 
-const problemFields = (
-  operation: string,
-  status: number,
-  problem: typeof ProblemBody.Type,
-  scrub: (text: string) => string
-) => ({
+const problemFields = (operation: string, status: number, problem: typeof ProblemBody.Type) => ({
   operation,
   status,
   type: problem.type,
-  title: optionalString(problem.title, scrub),
-  detail: optionalString(problem.detail, scrub),
-  instance: optionalString(problem.instance, scrub)
+  title: optionalString(problem.title),
+  detail: optionalString(problem.detail),
+  instance: optionalString(problem.instance)
 })

@@ -488,3 +488,53 @@ describe("types", () => {
       assert.isFunction(rejected)
     }))
 })
+
+describe("secrets in problem bodies", () => {
+  it.effect("a non-string reason and the problem type URI echoing a secret with a quote carry no spelling of it", () =>
+    Effect.gen(function*() {
+      const { auth, fake } = yield* setup()
+      const secret = `ix-5ecret-"quoted"\\slash/`
+      const spellings = [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)]
+      yield* fake.server.inject(Fault.status(400, {
+        body: JSON.stringify({
+          type: `https://errors.ix-api.net/v2/validation-error.html?input=${encodeURIComponent(secret)}`,
+          title: "Some fields did not validate.",
+          properties: [{ name: "api_secret", reason: { messages: [`"${secret}" is not valid`], input: secret } }]
+        })
+      }))
+      const error = yield* Effect.flip(
+        auth.createToken({ apiKey: Redacted.make(apiKey), apiSecret: Redacted.make(secret) })
+      )
+      assert.strictEqual(error._tag, "ValidationError")
+      if (error._tag !== "ValidationError") return
+      assert.instanceOf(error.properties[0], IxApiError.InvalidProperty)
+      assert.include(error.properties[0].reason, "<redacted>")
+      assert.include(error.type, "<redacted>")
+      for (
+        const text of [String(error), JSON.stringify(error), error.message, error.type, error.properties[0].reason]
+      ) {
+        for (const spelling of spellings) assert.notInclude(text, spelling)
+      }
+    }))
+})
+
+describe("clocks", () => {
+  it.effect("a server clock minutes off ours: the JWT exp is moved onto our clock by the Date header's offset", () =>
+    Effect.gen(function*() {
+      for (const offset of [9 * 60_000, -9 * 60_000]) {
+        const { auth, fake } = yield* setup()
+        yield* fake.server.setClockOffset(offset)
+        const tokens = yield* auth.createToken(credentials)
+        assert.isAtMost(tokens.expiresAt!, start + 5 * 60_000)
+        assert.isAtLeast(tokens.expiresAt!, start + 5 * 60_000 - 1000)
+      }
+    }))
+
+  it("without a Date header the lifetime exp - iat counts from receipt; a huge exp is no expiry", () => {
+    const skewed = jwt({ iat: 1_000_000, exp: 1_000_300 })
+    const tokens = TokenSet.fromJwt({ accessToken: Redacted.make(skewed) }, { receivedAt: start })
+    assert.strictEqual(tokens.expiresAt, start + 300_000)
+    const huge = TokenSet.fromJwt({ accessToken: Redacted.make(jwt({ exp: 1e308 })) })
+    assert.isUndefined(huge.expiresAt)
+  })
+})

@@ -149,33 +149,33 @@ const maxDetailLength = 500
 /**
  * The `detail` of an untyped 400/404 body, when the body is FastAPI's `{"detail": "..."}`; any
  * other body (HTML from a proxy, an empty body, a structured detail) gives `undefined`, and the
- * status alone decides the error.
+ * status alone decides the error. The pipeline has already scrubbed the request's secrets.
  */
-const httpExceptionDetail = (
-  response: Endpoint.Response,
-  secrets: ReadonlyArray<Redacted.Redacted<string>>
-): string | undefined =>
+const httpExceptionDetail = (response: Endpoint.Response): string | undefined =>
   response.oversized ? undefined : decodeHttpException(response.body).pipe(
-    Option.map((body) => Endpoint.scrub(body.detail, secrets).slice(0, maxDetailLength)),
+    Option.map((body) => body.detail.slice(0, maxDetailLength)),
     Option.getOrUndefined
   )
 
-const validationError = (operation: string, secrets: ReadonlyArray<Redacted.Redacted<string>>) =>
-  Endpoint.fail(OccamError.HttpValidationError, (body) =>
-    new OccamError.ValidationError({
-      operation,
-      detail: (body.detail ?? []).map((issue) => ({ ...issue, msg: Endpoint.scrub(issue.msg, secrets) }))
-    }))
+const validationError = (operation: string) =>
+  Endpoint.fail(
+    OccamError.HttpValidationError,
+    (body) => new OccamError.ValidationError({ operation, detail: body.detail ?? [] })
+  )
 
-/** The 200 of login and refresh: an access and refresh token pair with absolute expiries. */
+/**
+ * The 200 of login and refresh: an access and refresh token pair with absolute expiries, written
+ * on the server's clock and moved onto ours.
+ */
 const tokenPair = (scope: string | undefined) =>
-  Endpoint.decode(AccessAndRefreshTokenResponse, (body) =>
+  Endpoint.decode(AccessAndRefreshTokenResponse, (body, response) =>
     Effect.succeed(TokenSet.fromExpiresAt({
       accessToken: body.access_token,
       tokenType: body.token_type,
       expiresAt: body.expires_at,
       refreshToken: body.refresh_token,
       refreshExpiresAt: body.refresh_token_expires_at,
+      clockOffset: response.clockOffset,
       scope
     })))
 
@@ -221,9 +221,9 @@ export const make = (
           200: tokenPair(credentials.scope),
           400: (response) =>
             Effect.fail(
-              new OccamError.InvalidCredentials({ operation, detail: httpExceptionDetail(response, secrets) })
+              new OccamError.InvalidCredentials({ operation, detail: httpExceptionDetail(response) })
             ),
-          422: validationError(operation, secrets)
+          422: validationError(operation)
         }
       })
     }
@@ -242,13 +242,13 @@ export const make = (
           200: tokenPair(undefined),
           400: (response) =>
             Effect.fail(
-              new OccamError.RefreshTokenExpired({ operation, detail: httpExceptionDetail(response, secrets) })
+              new OccamError.RefreshTokenExpired({ operation, detail: httpExceptionDetail(response) })
             ),
           404: (response) =>
             Effect.fail(
-              new OccamError.RefreshTokenNotFound({ operation, detail: httpExceptionDetail(response, secrets) })
+              new OccamError.RefreshTokenNotFound({ operation, detail: httpExceptionDetail(response) })
             ),
-          422: validationError(operation, secrets)
+          422: validationError(operation)
         }
       })
     }
@@ -266,15 +266,16 @@ export const make = (
         ),
         secrets,
         responses: {
-          200: Endpoint.decode(AccessTokenResponse, (body) =>
+          200: Endpoint.decode(AccessTokenResponse, (body, response) =>
             Effect.succeed(TokenSet.fromExpiresAt({
               accessToken: body.access_token,
               tokenType: body.token_type,
-              expiresAt: body.expires_at
+              expiresAt: body.expires_at,
+              clockOffset: response.clockOffset
             }))),
           400: (response) =>
-            Effect.fail(new OccamError.InvalidApiKey({ operation, detail: httpExceptionDetail(response, secrets) })),
-          422: validationError(operation, secrets)
+            Effect.fail(new OccamError.InvalidApiKey({ operation, detail: httpExceptionDetail(response) })),
+          422: validationError(operation)
         }
       })
     }

@@ -412,3 +412,61 @@ describe("OccamAuth types", () => {
       )
     }))
 })
+
+describe("OccamAuth secrets", () => {
+  it.effect("a 400 detail echoing the form-encoded password, or a 403 page echoing it JSON-escaped, carries no spelling of it", () =>
+    Effect.gen(function*() {
+      const { auth, fake } = yield* setup()
+      const awkward = `correct horse "battery" \\ staple`
+      const spellings = [
+        awkward,
+        encodeURIComponent(awkward),
+        new URLSearchParams({ p: awkward }).toString().slice(2),
+        JSON.stringify(awkward).slice(1, -1)
+      ]
+      yield* fake.server.inject(
+        Fault.status(400, {
+          body: JSON.stringify({
+            detail: `Invalid password ${new URLSearchParams({ p: awkward }).toString().slice(2)}`
+          })
+        }),
+        Fault.status(403, { body: `<html><body>Forbidden: {"password": ${JSON.stringify(awkward)}}</body></html>` })
+      )
+      const invalid = yield* Effect.flip(login(auth, awkward))
+      assert.deepInclude(invalid, { _tag: "InvalidCredentials", detail: "Invalid password <redacted>" })
+      const forbidden = yield* Effect.flip(login(auth, awkward))
+      assert.deepInclude(forbidden, { _tag: "UnexpectedStatus", status: 403 })
+      for (const error of [invalid, forbidden]) {
+        for (const text of [String(error), JSON.stringify(error), error.message]) {
+          for (const spelling of spellings) assert.notInclude(text, spelling)
+        }
+      }
+    }))
+})
+
+describe("OccamAuth clocks", () => {
+  it.effect("a server clock minutes off ours: the lifetime is measured on the server's clock", () =>
+    Effect.gen(function*() {
+      for (const offset of [7 * 60_000, -7 * 60_000]) {
+        const { auth, fake } = yield* setup()
+        yield* fake.server.setClockOffset(offset)
+        const tokens = yield* login(auth)
+        // 15 minutes from now on our clock, at most a second short (the Date header's resolution).
+        assert.isAtMost(tokens.expiresAt!, start + 15 * 60_000)
+        assert.isAtLeast(tokens.expiresAt!, start + 15 * 60_000 - 1000)
+        assert.isAtMost(tokens.refreshExpiresAt!, start + 7 * 24 * 3_600_000)
+        assert.isAtLeast(tokens.refreshExpiresAt!, start + 7 * 24 * 3_600_000 - 1000)
+      }
+    }))
+
+  it.effect("expires_at beyond what a double holds (1e400) is no expiry, not Infinity", () =>
+    Effect.gen(function*() {
+      const { auth, fake } = yield* setup()
+      yield* fake.server.inject(Fault.malformedBody({
+        body: `{"access_token":"at-1","expires_at":1e400,"refresh_token":"rt-1","refresh_token_expires_at":1e400}`
+      }))
+      const tokens = yield* login(auth)
+      assert.isUndefined(tokens.expiresAt)
+      assert.isUndefined(tokens.refreshExpiresAt)
+    }))
+})

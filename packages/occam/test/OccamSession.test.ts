@@ -3,10 +3,12 @@ import * as OccamAuth from "@effect-auth/occam/OccamAuth"
 import * as OccamSession from "@effect-auth/occam/OccamSession"
 import * as FakeOccam from "@effect-auth/testing/FakeOccam"
 import * as FakeServer from "@effect-auth/testing/FakeServer"
+import * as Fault from "@effect-auth/testing/Fault"
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -109,6 +111,34 @@ describe("OccamSession with a password", () => {
       ])
       assert.deepStrictEqual(yield* me(client), [200, { subject: username }])
     }))
+
+  for (
+    const [name, fault] of [
+      ["a reset", Fault.reset({ path: "/auth/refresh-token" })],
+      ["a lost response", Fault.lostResponse({ path: "/auth/refresh-token" })],
+      ["a 502", Fault.status(502, { path: "/auth/refresh-token" })],
+      ["a timeout", Fault.delay("1 minute", { path: "/auth/refresh-token" })]
+    ] as const
+  ) {
+    it.scoped(`a refresh token whose answer was lost to ${name} is never presented again: it logs in`, () =>
+      Effect.gen(function*() {
+        const { client, fake, session } = yield* setup(passwordCredentials)
+        const first = yield* session.token
+        yield* fake.server.inject(fault)
+        const refreshed = yield* Effect.fork(session.refresh)
+        yield* TestClock.adjust("20 seconds")
+        const tokens = yield* Fiber.join(refreshed)
+        const requests = yield* fake.server.requests
+        assert.deepStrictEqual(presentedRefreshTokens(requests), [Redacted.value(first.refreshToken!)])
+        assert.deepStrictEqual(requests.map(describeRequest), [
+          "POST /auth/access-token",
+          "POST /auth/refresh-token",
+          "POST /auth/access-token"
+        ])
+        assert.notStrictEqual(Redacted.value(tokens.accessToken), Redacted.value(first.accessToken))
+        assert.deepStrictEqual(yield* me(client), [200, { subject: username }])
+      }))
+  }
 
   it.scoped("logs in again, without presenting it, when the refresh token is past its expiry", () =>
     Effect.gen(function*() {
@@ -259,5 +289,25 @@ describe("OccamSession.layerConfig", () => {
       assert.isTrue(Exit.isFailure(exit))
       assert.include(String(exit), "OCCAM_PASSWORD")
       assert.deepStrictEqual(requests, [])
+    }))
+})
+
+describe("OccamSession with a server clock off ours", () => {
+  it.scoped("20 minutes behind: no refresh loop; 20 minutes ahead: no expired token served", () =>
+    Effect.gen(function*() {
+      for (const offset of [-20 * 60_000, 20 * 60_000]) {
+        const { client, fake, session } = yield* setup(passwordCredentials)
+        yield* fake.server.setClockOffset(offset)
+        yield* session.token
+        // Read on our clock, the 15 minute token would be already expired (server behind) or
+        // look good for 35 minutes (server ahead). Measured on the server's clock it is neither.
+        yield* TestClock.adjust("10 minutes")
+        assert.deepStrictEqual((yield* fake.server.requests).map(describeRequest), ["POST /auth/access-token"])
+        yield* TestClock.adjust("4 minutes")
+        const [status] = yield* me(client)
+        assert.strictEqual(status, 200)
+        const paths = (yield* fake.server.requests).map(describeRequest)
+        assert.deepStrictEqual(paths.slice(0, 3), ["POST /auth/access-token", "POST /auth/refresh-token", "GET /me"])
+      }
     }))
 })

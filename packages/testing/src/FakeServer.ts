@@ -4,6 +4,10 @@
  * `HttpClient` (no sockets: the whole exchange runs on the calling fiber, so `TestClock` drives
  * every delay). `NodeFakeServer.serve` puts the same server on a localhost port.
  *
+ * Every response carries a `Date` header read from the fake's clock, which is Effect's `Clock`
+ * moved by `setClockOffset`: a fake can play a server whose clock is minutes off the client's,
+ * with the token times it writes and the `Date` it sends agreeing, as a real server's do.
+ *
  * @since 0.1.0
  */
 import type * as HttpApp from "@effect/platform/HttpApp"
@@ -14,7 +18,10 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
@@ -70,6 +77,11 @@ export interface FakeServer {
   readonly requests: Effect.Effect<ReadonlyArray<RecordedRequest>>
   /** Forgets the requests received so far. */
   readonly clearRequests: Effect.Effect<void>
+  /**
+   * Sets the server's clock this far ahead of Effect's `Clock` (negative: behind). The app reads
+   * time from it, and the `Date` header of every response says it. Default: 0.
+   */
+  readonly setClockOffset: (offset: Duration.DurationInput) => Effect.Effect<void>
 }
 
 /**
@@ -82,6 +94,7 @@ export const make = <E>(app: HttpApp.Default<E>): Effect.Effect<FakeServer> =>
   Effect.gen(function*() {
     const faults = yield* Ref.make<ReadonlyArray<Fault.Fault>>([])
     const log = yield* Ref.make<ReadonlyArray<RecordedRequest>>([])
+    const clockOffset = yield* Ref.make(0)
 
     const takeFault = (path: string) =>
       Ref.modify(faults, (queue): readonly [Fault.Fault | undefined, ReadonlyArray<Fault.Fault>] => {
@@ -100,6 +113,15 @@ export const make = <E>(app: HttpApp.Default<E>): Effect.Effect<FakeServer> =>
     )
 
     const handle = Effect.gen(function*() {
+      const offset = yield* Ref.get(clockOffset)
+      const clock = skewed(yield* Effect.clock, offset)
+      const response = yield* Effect.withClock(respond, clock)
+      return response.headers["date"] === undefined
+        ? HttpServerResponse.setHeader(response, "date", httpDate(clock.unsafeCurrentTimeMillis()))
+        : response
+    })
+
+    const respond = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const body = yield* Effect.orElseSucceed(request.text, () => "")
       const url = new URL(request.url, "http://fake.invalid")
@@ -160,7 +182,8 @@ export const make = <E>(app: HttpApp.Default<E>): Effect.Effect<FakeServer> =>
       client,
       inject: (...injected) => Ref.update(faults, (queue) => [...queue, ...injected]),
       requests: Ref.get(log),
-      clearRequests: Ref.set(log, [])
+      clearRequests: Ref.set(log, []),
+      setClockOffset: (offset) => Ref.set(clockOffset, Duration.toMillis(Duration.decode(offset)))
     }
   })
 
@@ -172,6 +195,19 @@ export const make = <E>(app: HttpApp.Default<E>): Effect.Effect<FakeServer> =>
  */
 export const layerClient = (server: FakeServer): Layer.Layer<HttpClient.HttpClient> =>
   Layer.succeed(HttpClient.HttpClient, server.client)
+
+/** `clock` moved `offset` milliseconds; sleeping is left to `clock`. */
+const skewed = (clock: Clock.Clock, offset: number): Clock.Clock => ({
+  [Clock.ClockTypeId]: Clock.ClockTypeId,
+  unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis() + offset,
+  unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos() + BigInt(offset * 1_000_000),
+  currentTimeMillis: Effect.map(clock.currentTimeMillis, (millis) => millis + offset),
+  currentTimeNanos: Effect.map(clock.currentTimeNanos, (nanos) => nanos + BigInt(offset * 1_000_000)),
+  sleep: (duration) => clock.sleep(duration)
+})
+
+/** An HTTP-date (RFC 9110 section 5.6.7), as servers write `Date`. */
+const httpDate = (millis: number): string => DateTime.toDateUtc(DateTime.unsafeMake(millis)).toUTCString()
 
 const isRouteNotFound = (cause: unknown): boolean => String(cause).includes("RouteNotFound")
 

@@ -86,6 +86,10 @@ export * as FakeOccam from "./FakeOccam.js"
  * `HttpClient` (no sockets: the whole exchange runs on the calling fiber, so `TestClock` drives
  * every delay). `NodeFakeServer.serve` puts the same server on a localhost port.
  *
+ * Every response carries a `Date` header read from the fake's clock, which is Effect's `Clock`
+ * moved by `setClockOffset`: a fake can play a server whose clock is minutes off the client's,
+ * with the token times it writes and the `Date` it sends agreeing, as a real server's do.
+ *
  * @since 0.1.0
  */
 export * as FakeServer from "./FakeServer.js"
@@ -116,3 +120,11 @@ export * as NodeFakeServer from "./NodeFakeServer.js"
  * @since 0.1.0
  */
 export * as NodeRedisServer from "./NodeRedisServer.js"
+
+/**
+ * Records the spans an effect creates, for tests that assert what tracing would export: every
+ * span keeps its name, attributes and final status, as the native tracer holds them.
+ *
+ * @since 0.1.0
+ */
+export * as SpanRecorder from "./SpanRecorder.js"

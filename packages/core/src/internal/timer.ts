@@ -94,13 +94,23 @@ export class Timer {
   private generation = 0
   private fiber: Fiber.RuntimeFiber<void> | undefined = undefined
   private wakeAt = Infinity
+  /**
+   * A restarted loop has not taken its first step yet. It reads the heap then, so alarms added
+   * until then (50,000 sessions built in one go, in any order) need no restart of their own.
+   */
+  private starting = false
 
   constructor(private readonly clock: Clock.Clock) {}
+
+  /** The alarms waiting: every open session with a scheduled refresh, and nothing else. */
+  get size(): number {
+    return this.heap.length
+  }
 
   add(alarm: Alarm): Effect.Effect<void> {
     return Effect.suspend(() => {
       pushAlarm(this.heap, alarm)
-      return this.fiber !== undefined && alarm.at >= this.wakeAt ? Effect.void : this.restart()
+      return this.starting || (this.fiber !== undefined && alarm.at >= this.wakeAt) ? Effect.void : this.restart()
     })
   }
 
@@ -118,12 +128,14 @@ export class Timer {
     this.generation++
     this.fiber = undefined
     this.wakeAt = Infinity
+    this.starting = false
     return fiber === undefined ? Effect.void : Fiber.interruptFork(fiber)
   }
 
   // The loop belongs to no session and no caller: it runs without their span or log annotations.
   private restart(): Effect.Effect<void> {
     const previous = this.stop()
+    this.starting = true
     const generation = this.generation
     const loop = this.loop(generation).pipe(
       Effect.interruptible,
@@ -144,6 +156,7 @@ export class Timer {
   private loop(generation: number): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (generation !== this.generation) return Effect.void
+      this.starting = false
       if (this.heap.length === 0) {
         this.fiber = undefined
         this.wakeAt = Infinity
