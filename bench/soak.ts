@@ -23,7 +23,10 @@ const faults: ReadonlyArray<Soak.Fault> = ["none", "kill-holder", "partition", "
 
 const main = Effect.gen(function*() {
   const results: Array<Soak.Result> = []
+  const loads: Array<string> = []
   for (const fault of faults) {
+    // Other work on the machine delays the processes' event loops, which shows in the figures.
+    loads.push(`${fault} ${Os.loadavg()[0].toFixed(1)}`)
     const result = yield* Soak.run({ ...base, fault })
     console.log(Soak.table([result]).split("\n")[2])
     results.push(result)
@@ -48,7 +51,9 @@ const main = Effect.gen(function*() {
     "",
     `Machine: ${Os.cpus().length} x ${Os.cpus()[0]?.model ?? "cpu"}, Node ${process.version}, ${
       new Date().toISOString()
-    }. Command: \`npm run soak${short ? " -- --short" : ""}\`.`,
+    }; load average (1 min) at the start of each run: ${loads.join(", ")}. Command: \`npm run soak${
+      short ? " -- --short" : ""
+    }\`.`,
     "",
     Soak.table(results),
     "",
