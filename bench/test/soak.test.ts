@@ -17,19 +17,24 @@ if (!installed) {
 
 const base = { processes: 8, lifetime: 2_000, duration: 5_000, faultAt: 2_000, partitionFor: 5_000 }
 
+/** One short run, its figures printed, and what every run must show: the processes served callers. */
+const soak = (fault: Soak.Fault, reporting: number) =>
+  Effect.tap(Soak.run({ ...base, fault }), (result) =>
+    Effect.sync(() => {
+      console.log(Soak.table([result]))
+      assert.strictEqual(result.reported, reporting)
+      assert.isAbove(result.callerRequests, 0)
+    }))
+
 describe.skipIf(!installed)("soak (short form of npm run soak)", () => {
   it.live(
     "8 processes, one identity: one refresh per expiry, no refresh token presented twice, one login",
     () =>
-      Effect.gen(function*() {
-        const result = yield* Soak.run({ ...base, fault: "none" })
-        console.log(Soak.table([result]))
-        assert.strictEqual(result.reported, 8)
+      Effect.map(soak("none", 8), (result) => {
         assert.isAtLeast(result.tokenExpiries, 2)
         assert.strictEqual(result.reuseRejections, 0)
         assert.isAtMost(result.mostRefreshesOfOneToken, 1)
         assert.strictEqual(result.loginsSent, 1)
-        assert.isAbove(result.callerRequests, 0)
       }),
     60_000
   )
@@ -37,17 +42,14 @@ describe.skipIf(!installed)("soak (short form of npm run soak)", () => {
   it.live(
     "the lease holder killed mid-refresh: the others take over, callers keep being served",
     () =>
-      Effect.gen(function*() {
-        const result = yield* Soak.run({ ...base, fault: "kill-holder" })
-        console.log(Soak.table([result]))
+      Effect.map(soak("kill-holder", 7), (result) => {
         assert.strictEqual(result.killed.length, 1)
-        assert.strictEqual(result.reported, 7)
-        // The killed holder's refresh token was spent at the server and its answer lost: at most
-        // one rejection when a survivor presents it, then one login starts a new family.
+        // The killed holder's refresh either reached the server (its token spent, the answer lost:
+        // one rejection when a survivor presents it, then one login starts a new family) or died
+        // with its socket (the survivor's refresh with the same token succeeds).
         assert.isAtMost(result.reuseRejections, 1)
         assert.isAtMost(result.loginsSent, 2)
         assert.isAtMost(result.mostRefreshesOfOneToken, 2)
-        assert.isAbove(result.callerRequests, 0)
       }),
     60_000
   )
