@@ -888,11 +888,22 @@ class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
           })
         ),
         // Another writer got there first: its entry is newer than the version these tokens were
-        // based on, so it wins, and the session adopts it when it is valid.
-        Effect.catchTag("VersionConflict", () =>
+        // based on, so it wins, and the session adopts it when it is valid. No entry at all
+        // (it expired, or the store came back without its data, as a Redis without persistence
+        // does) has nothing newer to yield to: the next attempt writes over the absence.
+        Effect.catchTag("VersionConflict", (conflict) =>
           Effect.flatMap(
             this.readStore(),
-            Option.match({ onNone: () => Effect.void, onSome: (stored) => this.adopt(stored) })
+            Option.match({
+              onNone: () =>
+                Effect.suspend(() => {
+                  const cell = this.cell
+                  if (superseded() || cell.held === undefined) return Effect.void
+                  this.cell = cellOf({ ...cell.held, version: undefined }, cell.inflight)
+                  return Effect.fail(conflict)
+                }),
+              onSome: (stored) => this.adopt(stored)
+            })
           )),
         Effect.tapError((error) => Effect.zipRight(this.count(storeWriteFailures), unpersisted(error)))
       )

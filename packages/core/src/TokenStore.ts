@@ -26,8 +26,9 @@ import { digest } from "./internal/digest.js"
 import * as TokenSet from "./TokenSet.js"
 
 /**
- * A token set as the store holds it. `version` grows by one with every write to the key and
- * never repeats, not even after a `remove`.
+ * A token set as the store holds it. `version` grows with every write to the key (by one in the
+ * memory and `KeyValueStore` stores; a Redis store may skip ahead) and never repeats, not even
+ * after a `remove`.
  *
  * @since 0.1.0
  * @category models

@@ -125,6 +125,16 @@ export * as Fault from "./Fault.js"
 export * as NodeFakeServer from "./NodeFakeServer.js"
 
 /**
+ * A throwaway Redis for tests, soaks and examples of `@effect-auth/redis`: `redis-server` (from
+ * the `PATH`, such as Debian's `redis-server` package) started on a free localhost port with a
+ * temporary directory and no persistence, killed when the scope closes. It can be stopped and
+ * started again on the same port, to test what happens while Redis is away.
+ *
+ * @since 0.1.0
+ */
+export * as NodeRedisServer from "./NodeRedisServer.js"
+
+/**
  * Records the spans an effect creates, for tests that assert what tracing would export: every
  * span keeps its name, attributes and final status, as the native tracer holds them.
  *
