@@ -30,6 +30,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -718,22 +719,23 @@ class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
 
   /**
    * Adopts an entry another writer put in the store (the store's notification): a newer,
-   * valid token replaces the held one and re-arms the scheduled refresh to its expiry. While a
-   * fetch is in flight the entry is left to it: it reads the store under the lease anyway.
+   * valid token replaces the held one and re-arms the scheduled refresh to its expiry.
    */
   adopt(stored: TokenStore.Stored): Effect.Effect<void> {
     return Effect.suspend(() => {
       const cell = this.cell
       const held = cell.held
-      if (this.closed || cell.inflight !== undefined) return Effect.void
+      if (this.closed) return Effect.void
       if (held !== undefined && held.version !== undefined && stored.version <= held.version) return Effect.void
       if (held !== undefined && sameTokens(held.tokens, stored.tokens)) {
-        this.cell = cellOf({ ...held, version: stored.version }, undefined)
+        this.cell = cellOf({ ...held, version: stored.version }, cell.inflight)
         return Effect.void
       }
       if (!TokenSet.isValidAt(stored.tokens, this.clock.unsafeCurrentTimeMillis())) return Effect.void
+      // Adopted even while a fetch of this session is in flight (waiting for the lease, say):
+      // callers are served the new token at once, and the fetch finds it when its turn comes.
       const next = heldOf(stored)
-      this.cell = cellOf(next, undefined)
+      this.cell = cellOf(next, cell.inflight)
       return Effect.zipRight(this.publish({ _tag: "Valid", expiresAt: next.tokens.expiresAt }), this.schedule(next))
     })
   }
@@ -987,32 +989,44 @@ class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
    * that makes this fetch unnecessary, so the store is read first, then the provider asked.
    */
   private cycle(mode: Mode): Effect.Effect<Held, E> {
-    const body = Effect.gen(this, function*() {
-      const held = this.cell.held
-      const stored = yield* this.readStore()
-      if (Option.isNone(stored) || (held !== undefined && stored.value.version === held.version)) {
-        return yield* this.obtain(held, false)
-      }
-      const candidate = heldOf(stored.value)
-      const now = this.clock.unsafeCurrentTimeMillis()
-      const newer = held === undefined || held.version === undefined || stored.value.version > held.version
-      const fresher = held === undefined ||
-        (mode._tag === "Demand"
-          ? held.usable || !sameSecret(held.tokens.accessToken, candidate.tokens.accessToken)
-          : mode._tag === "Force"
-          ? newer && !sameTokens(held.tokens, candidate.tokens)
-          : (candidate.tokens.expiresAt ?? Infinity) > (held.tokens.expiresAt ?? Infinity))
-      return fresher && TokenSet.isValidAt(candidate.tokens, now)
-        ? candidate
-        : yield* this.obtain(candidate, false)
-    })
+    const body = (leased: boolean) =>
+      Effect.gen(this, function*() {
+        const held = this.cell.held
+        const now = this.clock.unsafeCurrentTimeMillis()
+        const valid = held !== undefined && held.usable && TokenSet.isValidAt(held.tokens, now)
+        // The store's notification brought another instance's token while this fetch waited for
+        // the lease: that token is the answer.
+        if (valid && (mode._tag === "Demand" || (mode._tag === "Ahead" && held.tokens !== mode.tokens))) return held
+        const read = yield* Effect.either(this.store.get(this.key))
+        if (Either.isLeft(read)) yield* warn(this, "effect-auth: could not read the token store", read.left)
+        // Without the lease or the store, another instance may have rotated the refresh token
+        // already: a scheduled refresh waits while the held token is still valid (it is
+        // re-armed half-way to expiry), and only a caller without a valid token goes ahead.
+        if ((Either.isLeft(read) || !leased) && mode._tag === "Ahead" && valid) return held
+        const stored = Either.getOrElse(read, () => Option.none<TokenStore.Stored>())
+        if (Option.isNone(stored) || (held !== undefined && stored.value.version === held.version)) {
+          return yield* this.obtain(held, false)
+        }
+        const candidate = heldOf(stored.value)
+        const newer = held === undefined || held.version === undefined || stored.value.version > held.version
+        const fresher = held === undefined ||
+          (mode._tag === "Demand"
+            ? held.usable || !sameSecret(held.tokens.accessToken, candidate.tokens.accessToken)
+            : mode._tag === "Force"
+            ? newer && !sameTokens(held.tokens, candidate.tokens)
+            : (candidate.tokens.expiresAt ?? Infinity) > (held.tokens.expiresAt ?? Infinity))
+        return fresher && TokenSet.isValidAt(candidate.tokens, now)
+          ? candidate
+          : yield* this.obtain(candidate, false)
+      })
     return Effect.zipRight(
       this.publish({ _tag: "Refreshing" }),
-      Effect.scoped(Effect.zipRight(
-        Effect.catchAll(
-          this.store.lease(this.key),
-          (error) => warn(this, "effect-auth: could not take the refresh lease; refreshing without it", error)
-        ),
+      Effect.scoped(Effect.flatMap(
+        Effect.matchEffect(this.store.lease(this.key), {
+          onFailure: (error) =>
+            Effect.as(warn(this, "effect-auth: could not take the refresh lease; going on without it", error), false),
+          onSuccess: () => Effect.succeed(true)
+        }),
         body
       ))
     )
