@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint"
 
 export default tseslint.config(
   {
-    ignores: ["**/build/**", "**/node_modules/**", "**/.tsbuildinfo/**", "bench/results/**"]
+    ignores: ["**/build/**", "**/dist/**", "**/docs/**", "**/node_modules/**", "**/.tsbuildinfo/**", "bench/results/**"]
   },
   ...tseslint.configs.recommended,
   ...effectEslint.configs.dprint,
@@ -39,8 +39,8 @@ export default tseslint.config(
     }
   },
   {
-    // Examples and benchmarks are programs: they narrate to the terminal.
-    files: ["examples/**/*.ts", "bench/**/*.ts"],
+    // Examples, benchmarks, the consumer check and the scripts are programs: they narrate to the terminal.
+    files: ["examples/**/*.ts", "bench/**/*.ts", "consumer/**/*.{ts,mjs}", "scripts/**/*.mjs"],
     rules: { "no-console": "off" }
   }
 )

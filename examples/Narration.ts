@@ -6,6 +6,8 @@
  */
 import type * as TokenSet from "@effect-auth/core/TokenSet"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as ConfigError from "effect/ConfigError"
@@ -38,6 +40,27 @@ export const fingerprint = (secret: Redacted.Redacted<string> | undefined): stri
  */
 export const duration = (millis: number): string =>
   Math.abs(millis) >= 120_000 ? `${Math.round(millis / 60_000)} min` : `${(millis / 1000).toFixed(1)} s`
+
+/**
+ * The line for a call through the authenticated client: `✓` only for a 2xx answer. Anything else
+ * (a 404 for a route the API does not have, a 403 for one the account may not call) gets `✗` and
+ * says so: the token was sent, but the call did not succeed.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const protectedCall = (
+  path: string,
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<void, HttpClientError.ResponseError> =>
+  Effect.map(response.text, (body) => {
+    const ok = response.status >= 200 && response.status < 300
+    const line = `protected call: GET ${path} → ${response.status} ${excerpt(body)}`
+    console.log(
+      ok ? `  ✓ ${line}` : `  ✗ ${line}
+    (the API did not answer 2xx: check the route and what this account may call)`
+    )
+  })
 
 /**
  * When a token set's access token expires, relative to `now`.

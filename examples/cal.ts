@@ -27,7 +27,6 @@ import * as CalSession from "@effect-auth/cal/CalSession"
 import * as TokenStore from "@effect-auth/core/TokenStore"
 import * as FakeCal from "@effect-auth/testing/FakeCal"
 import * as NodeFakeServer from "@effect-auth/testing/NodeFakeServer"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeKeyValueStore from "@effect/platform-node/NodeKeyValueStore"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -37,16 +36,17 @@ import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as FakeCredentials from "./FakeCredentials.js"
-import { excerpt, expiryAt, fingerprint } from "./Narration.js"
+import { expiryAt, fingerprint, protectedCall } from "./Narration.js"
 import * as Narration from "./Narration.js"
 import * as Target from "./Target.js"
+import * as Transport from "./Transport.js"
 
 /** `CAL_CLIENT_ID`, `CAL_CLIENT_SECRET` and `CAL_REFRESH_TOKEN`; `CAL_BASE_URL` is optional. */
 const CalLive = (store: Layer.Layer<TokenStore.TokenStore, unknown>) =>
   CalSession.layerConfig({ userKey: "example-user" }).pipe(
     Layer.provideMerge(CalOAuth.layerConfig()),
     Layer.provide(store),
-    Layer.provide(NodeHttpClient.layerUndici)
+    Layer.provide(Transport.layer)
   )
 
 const program = (end: "logout" | "keep", storeDirectory?: string) =>
@@ -62,7 +62,7 @@ const program = (end: "logout" | "keep", storeDirectory?: string) =>
     )
 
     const response = yield* client.get("/v2/me")
-    console.log(`  ✓ protected call: GET /v2/me → ${response.status} ${excerpt(yield* response.text)}`)
+    yield* protectedCall("/v2/me", response)
 
     const refreshed = yield* session.refresh
     console.log(
@@ -116,7 +116,7 @@ const main = Effect.gen(function*() {
       Redacted.make(fake.cookie())
     )
     return yield* oauth.exchange({ code })
-  }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+  }).pipe(Effect.provide(Transport.layer))
   const refreshToken = granted.refreshToken
   if (refreshToken === undefined) return yield* Effect.dieMessage("the exchange returned no refresh token")
   console.log(`  ✓ authorized (302 with a code) and exchanged the code: refresh token ${fingerprint(refreshToken)}`)

@@ -19,20 +19,20 @@ import * as EnduroSatAuth from "@effect-auth/endurosat/EnduroSatAuth"
 import * as EnduroSatSession from "@effect-auth/endurosat/EnduroSatSession"
 import * as FakeEnduroSat from "@effect-auth/testing/FakeEnduroSat"
 import * as NodeFakeServer from "@effect-auth/testing/NodeFakeServer"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as FakeCredentials from "./FakeCredentials.js"
-import { excerpt, expiryAt, fingerprint } from "./Narration.js"
+import { expiryAt, fingerprint, protectedCall } from "./Narration.js"
 import * as Narration from "./Narration.js"
 import * as Target from "./Target.js"
+import * as Transport from "./Transport.js"
 
 /** `ENDUROSAT_CLIENT_ID`, `ENDUROSAT_USERNAME` and `ENDUROSAT_PASSWORD`; `ENDUROSAT_BASE_URL` is optional. */
 const EnduroSatLive = EnduroSatSession.layerConfig().pipe(
   Layer.provideMerge(EnduroSatAuth.layerConfig()),
-  Layer.provide(NodeHttpClient.layerUndici)
+  Layer.provide(Transport.layer)
 )
 
 const program = Effect.gen(function*() {
@@ -43,9 +43,7 @@ const program = Effect.gen(function*() {
   console.log(`  ✓ logged in: access token ${tokens.accessToken}, ${expiryAt(tokens, yield* now)}`)
 
   const response = yield* client.get(FakeEnduroSat.protectedPath)
-  console.log(
-    `  ✓ protected call: GET ${FakeEnduroSat.protectedPath} → ${response.status} ${excerpt(yield* response.text)}`
-  )
+  yield* protectedCall(FakeEnduroSat.protectedPath, response)
 
   const refreshed = yield* session.refresh
   console.log(

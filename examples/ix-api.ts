@@ -19,19 +19,19 @@ import * as IxApiAuth from "@effect-auth/ix-api/IxApiAuth"
 import * as IxApiSession from "@effect-auth/ix-api/IxApiSession"
 import * as FakeIxApi from "@effect-auth/testing/FakeIxApi"
 import * as NodeFakeServer from "@effect-auth/testing/NodeFakeServer"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as FakeCredentials from "./FakeCredentials.js"
-import { excerpt, expiryAt, fingerprint } from "./Narration.js"
+import { expiryAt, fingerprint, protectedCall } from "./Narration.js"
 import * as Narration from "./Narration.js"
 import * as Target from "./Target.js"
+import * as Transport from "./Transport.js"
 
 /** `IXAPI_BASE_URL`, `IXAPI_API_KEY` and `IXAPI_API_SECRET`. */
 const IxApiLive = IxApiSession.layerConfig().pipe(
   Layer.provideMerge(IxApiAuth.layerConfig()),
-  Layer.provide(NodeHttpClient.layerUndici)
+  Layer.provide(Transport.layer)
 )
 
 const program = Effect.gen(function*() {
@@ -42,7 +42,7 @@ const program = Effect.gen(function*() {
   console.log(`  ✓ logged in: access token ${tokens.accessToken}, ${expiryAt(tokens, yield* now)}`)
 
   const response = yield* client.get("/accounts")
-  console.log(`  ✓ protected call: GET /accounts → ${response.status} ${excerpt(yield* response.text)}`)
+  yield* protectedCall("/accounts", response)
 
   const refreshed = yield* session.refresh
   console.log(

@@ -18,19 +18,19 @@ import * as OccamAuth from "@effect-auth/occam/OccamAuth"
 import * as OccamSession from "@effect-auth/occam/OccamSession"
 import * as FakeOccam from "@effect-auth/testing/FakeOccam"
 import * as NodeFakeServer from "@effect-auth/testing/NodeFakeServer"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as FakeCredentials from "./FakeCredentials.js"
-import { excerpt, expiryAt, fingerprint } from "./Narration.js"
+import { expiryAt, fingerprint, protectedCall } from "./Narration.js"
 import * as Narration from "./Narration.js"
 import * as Target from "./Target.js"
+import * as Transport from "./Transport.js"
 
 /** `OCCAM_API_KEY`, or `OCCAM_USERNAME` and `OCCAM_PASSWORD`; `OCCAM_BASE_URL` is optional. */
 const OccamLive = OccamSession.layerConfig().pipe(
   Layer.provideMerge(OccamAuth.layerConfig()),
-  Layer.provide(NodeHttpClient.layerUndici)
+  Layer.provide(Transport.layer)
 )
 
 const program = (protectedPath: string) =>
@@ -42,7 +42,7 @@ const program = (protectedPath: string) =>
     console.log(`  ✓ logged in: access token ${tokens.accessToken}, ${expiryAt(tokens, yield* now)}`)
 
     const response = yield* client.get(protectedPath)
-    console.log(`  ✓ protected call: GET ${protectedPath} → ${response.status} ${excerpt(yield* response.text)}`)
+    yield* protectedCall(protectedPath, response)
 
     const refreshed = yield* session.refresh
     console.log(

@@ -31,7 +31,6 @@ import * as FakeOccam from "@effect-auth/testing/FakeOccam"
 import type * as FakeServer from "@effect-auth/testing/FakeServer"
 import * as Fault from "@effect-auth/testing/Fault"
 import * as NodeFakeServer from "@effect-auth/testing/NodeFakeServer"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
@@ -43,6 +42,7 @@ import * as Stream from "effect/Stream"
 import * as FakeCredentials from "./FakeCredentials.js"
 import { duration, excerpt, expiry, fingerprint } from "./Narration.js"
 import * as Narration from "./Narration.js"
+import * as Transport from "./Transport.js"
 
 /** Short enough to see a scheduled refresh within the run. */
 const accessTokenLifetime = "3 seconds"
@@ -91,7 +91,8 @@ type Fakes = Effect.Effect.Success<typeof serveFakes>
 
 /**
  * The four session layers, each with its auth service (kept in the output: the stories use them
- * too), over the `HttpClient` in context: `NodeHttpClient.layerUndici`, provided at the bottom.
+ * too), over the `HttpClient` in context: `Transport.layer` (undici on Node.js, `fetch` on Bun and
+ * Deno), provided at the bottom.
  */
 const Sessions = (fakes: Fakes, calRefreshToken: Redacted.Redacted<string>) =>
   Layer.mergeAll(
@@ -362,4 +363,4 @@ const main = Effect.gen(function*() {
   console.log(`\nDone in ${duration((yield* Clock.currentTimeMillis) - startedAt)}.`)
 }).pipe(Effect.scoped)
 
-Narration.runMain(main.pipe(Effect.provide(NodeHttpClient.layerUndici)))
+Narration.runMain(main.pipe(Effect.provide(Transport.layer)))

@@ -71,8 +71,15 @@ export class EndpointSettings extends Context.Reference<EndpointSettings>()("@ef
  *
  * @example
  * ```ts
- * OccamAuth.layer({}).pipe(
- *   Layer.provide(Endpoint.layerSettings({ timeout: "5 seconds", retry: { maxAttempts: 2 } }))
+ * import * as Endpoint from "@effect-auth/core/Endpoint"
+ * import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+ * import * as Layer from "effect/Layer"
+ *
+ * // Provided to a provider's layer (`OccamAuth.layer().pipe(Layer.provide(Transport))`), its
+ * // endpoints time out after 5 seconds per attempt and make at most 2 attempts.
+ * export const Transport = Layer.merge(
+ *   FetchHttpClient.layer,
+ *   Endpoint.layerSettings({ timeout: "5 seconds", retry: { maxAttempts: 2 } })
  * )
  * ```
  *

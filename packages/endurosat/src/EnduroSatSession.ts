@@ -144,8 +144,18 @@ export const make = (
  *
  * @example
  * ```ts
- * EnduroSatSession.layer({ username, password, revokeOnClose: true }).pipe(
- *   Layer.provide(EnduroSatAuth.layer({ clientId })),
+ * import * as EnduroSatAuth from "@effect-auth/endurosat/EnduroSatAuth"
+ * import * as EnduroSatSession from "@effect-auth/endurosat/EnduroSatSession"
+ * import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+ * import * as Layer from "effect/Layer"
+ * import * as Redacted from "effect/Redacted"
+ *
+ * export const EnduroSatLive = EnduroSatSession.layer({
+ *   username: "operator@example.com",
+ *   password: Redacted.make("ground-station-password"),
+ *   revokeOnClose: true
+ * }).pipe(
+ *   Layer.provide(EnduroSatAuth.layer({ clientId: "1example23456789" })),
  *   Layer.provide(FetchHttpClient.layer)
  * )
  * ```
