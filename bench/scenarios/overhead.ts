@@ -189,7 +189,7 @@ const apiDelayMs = 20
  * @since 0.1.0
  */
 export const run = async (context: Scenario.Context): Promise<Scenario.Result> => {
-  const total = context.quick ? 2_000 : 20_000
+  const total = context.quick ? 1_000 : 20_000
   const concurrency = 64
   const rounds = context.quick ? 1 : 5
   const candidates: ReadonlyArray<Candidate> = [

@@ -187,7 +187,7 @@ const timerOrder = async (count: number, order: Order) => {
  * @since 0.1.0
  */
 export const run = async (context: Scenario.Context): Promise<Scenario.Result> => {
-  const idleCount = context.quick ? 2_000 : 10_000
+  const idleCount = context.quick ? 1_000 : 10_000
   const spreadCount = context.quick ? 200 : 1_000
   const jitterMs = 1_000
 
