@@ -189,9 +189,9 @@ const apiDelayMs = 20
  * @since 0.1.0
  */
 export const run = async (context: Scenario.Context): Promise<Scenario.Result> => {
-  const total = context.quick ? 1_000 : 20_000
+  const total = context.quick ? 1_000 : 10_000
   const concurrency = 64
-  const rounds = context.quick ? 1 : 5
+  const rounds = context.quick ? 1 : 3
   const candidates: ReadonlyArray<Candidate> = [
     undiciFloor,
     ours("undici"),
@@ -206,8 +206,8 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
 
   // The same against an API that takes a few milliseconds, as real ones do: fewer requests and
   // candidates, since each run is bound by the server's delay.
-  const slowTotal = context.quick ? 500 : 5_000
-  const slowRounds = context.quick ? 1 : 3
+  const slowTotal = context.quick ? 500 : 2_000
+  const slowRounds = context.quick ? 1 : 2
   await context.server.config({ apiDelayMs })
   const slow = await measure(
     context,
@@ -220,7 +220,7 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
 
   context.log("  client CPU per request and per login, fake dispatcher")
   const cpuCount = context.quick ? 300 : 10_000
-  const cpuRounds = context.quick ? 1 : 5
+  const cpuRounds = context.quick ? 1 : 3
   const cpu = await Cpu.measure(cpuCount, cpuRounds)
   const cpuOf = (name: string) => cpu.find((_) => _.name === name)?.micros ?? Number.NaN
   const endpointLogin = cpuOf(Cpu.names.endpointLogin)

@@ -207,7 +207,7 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
   const orderCount = context.quick ? 500 : 50_000
   context.log(`  ${fmt(orderCount)} sessions built in ascending, descending and random order of expiry`)
   const orders: Array<Awaited<ReturnType<typeof timerOrder>>> = []
-  const orderRounds = context.quick ? 1 : 3
+  const orderRounds = context.quick ? 1 : 2
   const orderRuns = new Map<Order, Array<Awaited<ReturnType<typeof timerOrder>>>>()
   if (!context.quick) await timerOrder(5_000, "random")
   for (let round = 0; round < orderRounds; round++) {

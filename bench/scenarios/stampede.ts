@@ -197,7 +197,7 @@ const axiosRejected: Candidate = {
  */
 export const run = async (context: Scenario.Context): Promise<Scenario.Result> => {
   const callers = context.quick ? 1_000 : 10_000
-  const rounds = context.quick ? 1 : 5
+  const rounds = context.quick ? 1 : 3
   const candidates: ReadonlyArray<Candidate> = [
     oursExpired,
     effectFloor,
