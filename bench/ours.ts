@@ -15,6 +15,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -214,11 +215,15 @@ export const burst = (total: number, one: Effect.Effect<boolean>): Effect.Effect
       recorder.record(performance.now() - started)
       if (!ok) recorder.errors++
     })
-    return Effect.all(Array.from({ length: total }, () => caller), { concurrency: "unbounded", discard: true })
-      .pipe(Effect.map(() => {
-        recorder.endedAt = performance.now()
-        return recorder.figures()
-      }))
+    // Forked and awaited one by one, as an application's fibers would be: `Effect.all` with
+    // unbounded concurrency costs several times a plain fork and would count against the callee.
+    return Effect.gen(function*() {
+      const fibers: Array<Fiber.RuntimeFiber<void>> = []
+      for (let i = 0; i < total; i++) fibers.push(yield* Effect.fork(caller))
+      for (const fiber of fibers) yield* Fiber.await(fiber)
+      recorder.endedAt = performance.now()
+      return recorder.figures()
+    })
   })
 
 const decodeTokenResponse = Schema.decodeUnknown(TokenResponse)

@@ -15,6 +15,7 @@
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Chart from "./chart.js"
 import type * as Scenario from "./scenario.js"
 import * as Hot from "./scenarios/hotPath.js"
 import * as Overhead from "./scenarios/overhead.js"
@@ -95,6 +96,44 @@ const table = (t: Scenario.Table): string =>
     ...t.rows.map((row) => `| ${row.map(cell).join(" | ")} |`)
   ].join("\n")
 
+/** The file the scaling chart is written to, beside the Markdown report. */
+const chartFile = "scaling.svg"
+
+const charts = (report: Report): ReadonlyArray<Scenario.Chart> =>
+  report.results.flatMap((result) => result.scaling === undefined ? [] : [result.scaling])
+
+const scalingSection = (report: Report): ReadonlyArray<string> => {
+  const all = charts(report)
+  if (all.length === 0) return []
+  return [
+    "## Scaling",
+    "",
+    "How each cost grows with scale: the expired-token stampede (section 2) at each number of callers, one " +
+    "run each, client CPU per caller; idle sessions (section 4) at each number of sessions, heap per session " +
+    "(each count in a fresh child process). Flat lines mean a constant cost per caller or session.",
+    "",
+    ...all.flatMap((chart) => {
+      const scales = Array.from(new Set(chart.series.flatMap((line) => line.points.map(([x]) => x))))
+      return [
+        table({
+          title: `${chart.title} (${chart.unit})`,
+          headers: ["Library", ...scales.map((x) => `${x.toLocaleString("en-US")} ${chart.xLabel}`)],
+          rows: chart.series.map((line) => [
+            line.name,
+            ...scales.map((x) => {
+              const y = line.points.find(([px]) => px === x)?.[1]
+              return y === undefined ? "" : y.toLocaleString("en-US", { maximumFractionDigits: y < 100 ? 2 : 0 })
+            })
+          ])
+        }),
+        ""
+      ]
+    }),
+    `![Cost per caller and per session against scale, one line per library](${chartFile})`,
+    ""
+  ]
+}
+
 const markdown = (report: Report): string => {
   const targets = report.results.flatMap((result) => result.targets)
   const missed = report.results.flatMap((result) =>
@@ -140,6 +179,7 @@ const markdown = (report: Report): string => {
       ...result.notes.flatMap((note) => [`- ${note}`]),
       ...(result.notes.length > 0 ? [""] : [])
     ]),
+    ...scalingSection(report),
     "## Closing note",
     "",
     ...(missed.length === 0 && report.failures.length === 0
@@ -190,6 +230,11 @@ const main = async (): Promise<number> => {
   if (args.out !== undefined) {
     Fs.writeFileSync(args.out, markdown(report))
     log(`\nWrote ${Path.relative(process.cwd(), args.out)}`)
+    if (charts(report).length > 0) {
+      const file = Path.join(Path.dirname(args.out), chartFile)
+      Fs.writeFileSync(file, Chart.svg(charts(report)))
+      log(`Wrote ${Path.relative(process.cwd(), file)}`)
+    }
   }
   if (args.json !== undefined) {
     Fs.writeFileSync(args.json, JSON.stringify(report, null, 2))

@@ -41,6 +41,28 @@ export interface Target {
 }
 
 /**
+ * One line of a chart: (scale, cost) points.
+ *
+ * @since 0.1.0
+ */
+export interface Series {
+  readonly name: string
+  readonly points: Array<readonly [number, number]>
+}
+
+/**
+ * A chart of cost against scale, one line per library (drawn in `chart.ts`).
+ *
+ * @since 0.1.0
+ */
+export interface Chart {
+  readonly title: string
+  readonly unit: string
+  readonly xLabel: string
+  readonly series: ReadonlyArray<Series>
+}
+
+/**
  * @since 0.1.0
  */
 export interface Result {
@@ -52,6 +74,8 @@ export interface Result {
   readonly targets: ReadonlyArray<Target>
   /** Observations, including what limits a missed target. */
   readonly notes: ReadonlyArray<string>
+  /** The growth of a cost with scale, for the scaling table and chart. */
+  readonly scaling?: Chart
   /** Every figure, for the test and for `--json`. */
   readonly figures: Record<string, number>
 }

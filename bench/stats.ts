@@ -39,6 +39,8 @@ export interface LoadFigures {
   readonly perSecond: number
   readonly p50Ms: number
   readonly p99Ms: number
+  /** Client CPU (user + system, `process.cpuUsage`) per request or caller, in microseconds. */
+  readonly cpuMicros: number
 }
 
 /**
@@ -52,6 +54,7 @@ export class Recorder {
   errors = 0
   startedAt = 0
   endedAt = 0
+  private readonly cpuAtStart = process.cpuUsage()
 
   constructor(readonly size: number) {
     this.latencies = new Float64Array(size)
@@ -64,7 +67,9 @@ export class Recorder {
   figures(): LoadFigures {
     const recorded = this.latencies.subarray(0, this.count)
     const seconds = (this.endedAt - this.startedAt) / 1000
+    const cpu = process.cpuUsage(this.cpuAtStart)
     return {
+      cpuMicros: (cpu.user + cpu.system) / Math.max(1, this.count),
       requests: this.count,
       errors: this.errors,
       seconds,

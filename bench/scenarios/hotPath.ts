@@ -35,7 +35,7 @@ const nanosPerCall = (startedAt: bigint, iterations: number): number =>
  */
 export const run = async (context: Scenario.Context): Promise<Scenario.Result> => {
   const iterations = context.quick ? 100_000 : 1_000_000
-  const rounds = context.quick ? 3 : 9
+  const rounds = context.quick ? 3 : 5
   const dispatcher = new Undici.Agent()
   const previous = Undici.getGlobalDispatcher()
   Undici.setGlobalDispatcher(dispatcher)

@@ -52,9 +52,9 @@ export interface Figures {
  *
  * @since 0.1.0
  */
-export const measure = (count: number): Promise<Figures> =>
+export const measure = (count: number, mode: "all" | "scale" = "all"): Promise<Figures> =>
   new Promise((resolve, reject) => {
-    const child = ChildProcess.fork(import.meta.filename, [String(count)], {
+    const child = ChildProcess.fork(import.meta.filename, [String(count), mode], {
       execArgv: ["--expose-gc", "--import", "tsx"],
       env: { ...process.env, BENCH_IDLE_CHILD: "1" },
       stdio: ["ignore", "inherit", "inherit", "ipc"]
@@ -62,8 +62,11 @@ export const measure = (count: number): Promise<Figures> =>
     let figures: Figures | undefined
     child.on("message", (message: Figures) => figures = message)
     child.on("error", reject)
-    child.on("exit", (code) =>
-      figures === undefined ? reject(new Error(`the idle-session child exited with ${code}`)) : resolve(figures))
+    child.on(
+      "exit",
+      (code) =>
+        figures === undefined ? reject(new Error(`the idle-session child exited with ${code}`)) : resolve(figures)
+    )
   })
 
 const hour = 3_600_000
@@ -95,7 +98,7 @@ const tokenSets = (count: number): Array<TokenSet.TokenSet> => {
     }))
 }
 
-const child = async (count: number): Promise<Figures> => {
+const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
   // Nothing is sent: every token is valid for the whole measurement. One Endpoint client serves
   // every session, as one would per provider.
   const authUrl = "http://127.0.0.1:9"
@@ -105,37 +108,30 @@ const child = async (count: number): Promise<Figures> => {
   const sessions = (options: Omit<Ours.SessionOptions, "initial" | "key">, ownScope = false) => async (n: number) => {
     const tokens = tokenSets(n)
     const scope = Effect.runSync(Scope.make())
+    // As a provider layer builds its sessions: all in the one scope of the layer, extended once.
+    // The own-scope variant forks a scope per session, as a layer per session would.
     const made: Array<AuthSession.AuthSession<unknown>> = await Effect.runPromise(
-      Effect.forEach(tokens, (initial, i) => {
-        const make = Ours.makeSession(authUrl, { ...options, endpoint, key: `idle-${i}`, initial })
-        return ownScope
-          ? Effect.flatMap(Scope.fork(scope, { _tag: "Sequential" }), (own) => Scope.extend(make, own))
-          : Scope.extend(make, scope)
-      }).pipe(Effect.provide(FetchHttpClient.layer))
+      (ownScope
+        ? Effect.forEach(tokens, (initial, i) =>
+          Effect.flatMap(
+            Scope.fork(scope, { _tag: "Sequential" }),
+            (own) => Scope.extend(Ours.makeSession(authUrl, { ...options, endpoint, key: `idle-${i}`, initial }), own)
+          ))
+        : Scope.extend(
+          Effect.forEach(
+            tokens,
+            (initial, i) => Ours.makeSession(authUrl, { ...options, endpoint, key: `idle-${i}`, initial })
+          ),
+          scope
+        )).pipe(Effect.provide(FetchHttpClient.layer))
     )
     return { scope, made }
   }
   const close = ({ scope }: { readonly scope: Scope.CloseableScope }) =>
     Effect.runPromise(Scope.close(scope, Exit.void))
 
-  const tokenSet = await perItem(count, async (n) => tokenSets(n), async () => {})
-  const secrets = await perItem(count, async (n) =>
-    Array.from({ length: n }, (_, i) => [
-      Redacted.make(`access-token-${i}-${Math.random().toString(36).slice(2)}`),
-      Redacted.make(`refresh-token-${i}`)
-    ]), async () => {})
-  const loginEffect = await perItem(
-    count,
-    async (n) => Array.from({ length: n }, () => Ours.login(endpoint)),
-    async () => {}
-  )
-  const session = await perItem(count, sessions({ lazyLogin: true }), close)
-  const sessionEagerLogin = await perItem(count, sessions({}), close)
-  const shared = await perItem(count, sessions({ login: Ours.login(endpoint) }), close)
-  const sessionOwnScope = await perItem(count, sessions({ lazyLogin: true }, true), close)
-
   const client = new OAuth2Client({ server: authUrl, tokenEndpoint: "/token", clientId: "c", clientSecret: "s" })
-  const badgateway = await perItem(count, async (n) => {
+  const badgatewayFetchers = async (n: number) => {
     const fetchers = Array.from({ length: n }, (_, i) =>
       new OAuth2Fetch({
         client,
@@ -148,9 +144,40 @@ const child = async (count: number): Promise<Figures> => {
     // Fetching the first token is what arms OAuth2Fetch's refresh timer.
     await Promise.all(fetchers.map((fetcher) => fetcher.getToken()))
     return fetchers
-  }, async () => {
+  }
+
+  const tokenSet = await perItem(count, async (n) => tokenSets(n), async () => {})
+  const session = await perItem(count, sessions({ lazyLogin: true }), close)
+  const badgateway = await perItem(count, badgatewayFetchers, async () => {
     // OAuth2Fetch has no close: its timers keep it alive until the child exits.
   })
+  if (scaleOnly) {
+    const none = Number.NaN
+    return {
+      count,
+      tokenSet,
+      secrets: none,
+      loginEffect: none,
+      session,
+      sessionEagerLogin: none,
+      sessionMachinery: none,
+      sessionOwnScope: none,
+      badgateway
+    }
+  }
+  const secrets = await perItem(count, async (n) =>
+    Array.from({ length: n }, (_, i) => [
+      Redacted.make(`access-token-${i}-${Math.random().toString(36).slice(2)}`),
+      Redacted.make(`refresh-token-${i}`)
+    ]), async () => {})
+  const loginEffect = await perItem(
+    count,
+    async (n) => Array.from({ length: n }, () => Ours.login(endpoint)),
+    async () => {}
+  )
+  const sessionEagerLogin = await perItem(count, sessions({}), close)
+  const shared = await perItem(count, sessions({ login: Ours.login(endpoint) }), close)
+  const sessionOwnScope = await perItem(count, sessions({ lazyLogin: true }, true), close)
 
   return {
     count,
@@ -166,6 +193,6 @@ const child = async (count: number): Promise<Figures> => {
 }
 
 if (process.env.BENCH_IDLE_CHILD === "1" && process.send !== undefined) {
-  const figures = await child(Number(process.argv[2] ?? "10000"))
+  const figures = await child(Number(process.argv[2] ?? "10000"), process.argv[3] === "scale")
   process.send(figures, () => process.exit(0))
 }

@@ -143,6 +143,12 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
       ) => [_.entry.name, `${fmt(_.minified)} B`, `${fmt(_.gzipped)} B (${fmt(_.gzipped / 1024, 1)} KB)`])
     }],
     targets: [{
+      target: "(issue 16.4) at most 8,000 B gzipped for core plus one provider, Effect external (from sources)",
+      met: headline.gzipped <= 8000,
+      figure: `${fmt(headline.gzipped)} B; before: 9,446 B (audit, before the Scrubber module was added)`,
+      gap: `Measured from sources with esbuild; the Scrubber module (secret scrubbing on the error path) and ` +
+        `the per-attempt deadline in the shared timer added bytes since the audit. See the breakdown by file below.`
+    }, {
       target: "(5) at most 6 KB gzipped for core plus one provider, Effect external",
       met: headline.gzipped <= budget,
       figure: `${fmt(headline.gzipped)} B (${fmt(headline.gzipped / 1024, 1)} KB)`,

@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import type { OAuth2Token } from "@badgateway/oauth2-client"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Undici from "undici"
 import * as Ours from "../ours.js"
@@ -90,6 +91,20 @@ const effectFloor: Candidate = {
       () =>
         Effect.runPromise(Ours.burst(callers, Effect.succeed(true))).then((figures) => ({ figures, distinctTokens: 0 }))
     )
+}
+
+// What the join would cost at its floor: the callers awaiting one bare `Deferred`, completed after
+// the same ${holdMs} ms the token request takes.
+const deferredFloor: Candidate = {
+  name: "(reference) Effect fibers awaiting one bare `Deferred`",
+  mode: "expired",
+  run: (context, callers) =>
+    count(context, () =>
+      Effect.runPromise(Effect.gen(function*() {
+        const deferred = yield* Deferred.make<boolean>()
+        yield* Effect.fork(Effect.zipRight(Effect.sleep(holdMs), Deferred.succeed(deferred, true)))
+        return yield* Ours.burst(callers, Deferred.await(deferred))
+      })).then((figures) => ({ figures, distinctTokens: 0 })))
 }
 
 const badgatewayExpired: Candidate = {
@@ -182,10 +197,11 @@ const axiosRejected: Candidate = {
  */
 export const run = async (context: Scenario.Context): Promise<Scenario.Result> => {
   const callers = context.quick ? 1_000 : 10_000
-  const rounds = context.quick ? 1 : 5
+  const rounds = context.quick ? 1 : 3
   const candidates: ReadonlyArray<Candidate> = [
     oursExpired,
     effectFloor,
+    deferredFloor,
     badgatewayExpired,
     oursRejected,
     badgatewayRejected,
@@ -217,6 +233,7 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
       p50Ms: median(runs.map((_) => _.figures.p50Ms)),
       p99Ms: median(runs.map((_) => _.figures.p99Ms)),
       failed: median(runs.map((_) => _.figures.errors)),
+      cpuMicros: median(runs.map((_) => _.figures.cpuMicros)),
       distinctTokens: median(runs.map((_) => _.distinctTokens))
     }
   })
@@ -229,7 +246,8 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
       ...(mode === "expired" ? ["Distinct tokens handed out"] : []),
       "Failed callers",
       "p50 wait (ms)",
-      "p99 wait (ms)"
+      "p99 wait (ms)",
+      "Client CPU per caller (µs)"
     ],
     rows: summary.filter((_) => _.candidate.mode === mode).map((_) => [
       _.candidate.name,
@@ -238,13 +256,19 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
       ...(mode === "expired" ? [fmt(_.distinctTokens)] : []),
       fmt(_.failed),
       fmt(_.p50Ms, 1),
-      fmt(_.p99Ms, 1)
+      fmt(_.p99Ms, 1),
+      fmt(_.cpuMicros, 2)
     ])
   })
   const badgatewayRejectedSummary = summary.find((_) => _.candidate === badgatewayRejected)
   const axiosSummary = summary.find((_) => _.candidate === axiosRejected)
   const oursTokens = summary.filter((_) => _.candidate.name.startsWith("effect-auth"))
   const allRuns = [...(outcomes.get(oursExpired.name) ?? []), ...(outcomes.get(oursRejected.name) ?? [])]
+  const oursSummary = summary[0]
+  const deferredSummary = summary.find((_) => _.candidate === deferredFloor)
+  const joinCost = oursSummary.cpuMicros - (deferredSummary?.cpuMicros ?? Number.NaN)
+  context.log("  scaling: the stampede at several numbers of callers")
+  const scaling = await scale(context, context.quick ? [200, 500] : [1_000, 10_000, 100_000])
   const exactlyOne = allRuns.every((_) => _.tokenRequests === 1 && _.figures.errors === 0)
 
   return {
@@ -268,6 +292,11 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
         "single flight (`AuthSession` `decide`/`begin`) or `invalidate` let a second request through."
     }],
     notes: [
+      `The callers are forked and awaited one by one, as an application's fibers would be (not started with ` +
+      `\`Effect.all({ concurrency: "unbounded" })\`, which costs about 2.5x a fork and counted against the ` +
+      `library). The join over its floor: ${fmt(oursSummary.cpuMicros, 2)} µs of client CPU per ` +
+      `\`session.token\` caller against ${fmt(deferredSummary?.cpuMicros ?? Number.NaN, 2)} µs per caller ` +
+      `awaiting a bare \`Deferred\`: ${fmt(joinCost, 2)} µs per caller is the session's.`,
       `Of the ${fmt(summary[0].p99Ms, 1)} ms p99 wait for \`session.token\`, ${fmt(summary[1].p99Ms, 1)} ms is ` +
       `the Effect runtime starting ${fmt(callers)} fibers (the reference row, fibers that do nothing) and about ` +
       `${holdMs} ms the token request; the rest is the join path, each caller suspending on the one request in ` +
@@ -292,10 +321,49 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
         ]
         : [])
     ],
-    figures: Object.fromEntries(summary.flatMap((_) => [
-      [`${_.candidate.name} (${_.candidate.mode}) token requests`, _.tokenRequests],
-      [`${_.candidate.name} (${_.candidate.mode}) p99 ms`, _.p99Ms],
-      [`${_.candidate.name} (${_.candidate.mode}) failed`, _.failed]
-    ]))
+    scaling: scaling.series,
+    figures: Object.fromEntries([
+      ...scaling.figures,
+      ...summary.flatMap((_) => [
+        [`${_.candidate.name} (${_.candidate.mode}) token requests`, _.tokenRequests],
+        [`${_.candidate.name} (${_.candidate.mode}) p99 ms`, _.p99Ms],
+        [`${_.candidate.name} (${_.candidate.mode}) failed`, _.failed],
+        [`${_.candidate.name} (${_.candidate.mode}) cpu µs per caller`, _.cpuMicros]
+      ])
+    ])
+  }
+}
+
+/**
+ * The expired-token stampede at each number of callers: client CPU per caller, one run each
+ * (after a warm-up at the smallest), for effect-auth, the bare `Deferred` floor and badgateway.
+ *
+ * @since 0.1.0
+ */
+const scale = async (context: Scenario.Context, counts: ReadonlyArray<number>) => {
+  const libraries = [oursExpired, deferredFloor, badgatewayExpired]
+  for (const candidate of libraries) await candidate.run(context, counts[0])
+  const series: Array<Scenario.Series> = libraries.map((candidate) => ({ name: candidate.name, points: [] }))
+  for (const callers of counts) {
+    for (const [i, candidate] of libraries.entries()) {
+      await settle()
+      const outcome = await candidate.run(context, callers)
+      series[i].points.push([callers, outcome.figures.cpuMicros])
+      context.log(
+        `    ${fmt(callers)} callers, ${candidate.name}: ${fmt(outcome.figures.cpuMicros, 2)} µs CPU per caller`
+      )
+    }
+  }
+  const chart: Scenario.Chart = {
+    title: "Refresh stampede: client CPU per caller",
+    unit: "µs per caller",
+    xLabel: "callers",
+    series
+  }
+  return {
+    series: chart,
+    figures: series.flatMap((line) =>
+      line.points.map(([x, y]): [string, number] => [`stampede ${line.name} at ${x} callers cpu µs`, y])
+    )
   }
 }

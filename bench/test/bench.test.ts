@@ -81,15 +81,16 @@ describe("npm run bench -- --quick", () => {
             expect(target.figure).not.toBe("")
           }
         }
-        // The issue's seven targets, each with a verdict.
-        expect(report.results.flatMap((result) => result.targets)).toHaveLength(7)
+        // The first issue's seven targets and issue 16's four, each with a verdict.
+        expect(report.results.flatMap((result) => result.targets)).toHaveLength(11)
 
         const text = Fs.readFileSync(markdown, "utf8")
         expect(text).toContain("## Machine")
         expect(text).toContain("Quick run")
-        for (const title of ["## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## Closing note"]) {
+        for (const title of ["## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## Scaling", "## Closing note"]) {
           expect(text).toContain(title)
         }
+        expect(Fs.readFileSync(Path.join(directory, "scaling.svg"), "utf8")).toContain("<svg")
         // A quick run never overwrites the published figures.
         expect(modified(results)).toBe(published)
         Fs.rmSync(directory, { recursive: true, force: true })

@@ -16,8 +16,9 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -31,8 +32,10 @@ import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import * as AuthError from "./AuthError.js"
 import { baseUrlProblem } from "./internal/baseUrl.js"
+import { timeout, type Timer, timerFor } from "./internal/timer.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as Scrubber from "./Scrubber.js"
 
@@ -225,69 +228,126 @@ export const makeClient = (options: {
   Effect.gen(function*() {
     const baseUrl = yield* validateBaseUrl(options.baseUrl)
     const settings = yield* EndpointSettings
-    const httpClient = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.mapRequest((request) =>
-        request.pipe(
-          HttpClientRequest.prependUrl(baseUrl),
-          HttpClientRequest.acceptJson
-        )
-      )
-    )
-
+    const httpClient = yield* HttpClient.HttpClient
+    // Read once, when the client is made: `fetch` is told not to follow redirects (the other
+    // transports never do), on top of whatever `RequestInit` the client was made with.
+    const requestInit: globalThis.RequestInit = {
+      ...Option.getOrUndefined(yield* Effect.serviceOption(FetchHttpClient.RequestInit)),
+      redirect: "manual"
+    }
+    const client: Pipeline = {
+      httpClient,
+      settings,
+      provider: options.provider,
+      baseUrl,
+      timeoutMillis: Duration.toMillis(settings.timeout),
+      onTimeout: () =>
+        new TransportFailure({
+          reason: "Timeout",
+          description: `no response within ${Duration.format(settings.timeout)}`
+        }),
+      requestInit
+    }
     const execute = <const R extends Responses>(
       definition: Definition<R>
-    ): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> =>
-      Effect.gen(function*() {
-        const startedAt = yield* Clock.currentTimeMillis
-        let attempts = 0
-        // Whether any attempt may have reached the server: what makes a single-use grant spent.
-        let reached = false
-        const attempt = Effect.suspend(() => {
-          attempts++
-          return sendOnce(httpClient, definition, settings)
-        }).pipe(Effect.tapError((failure) =>
-          Effect.sync(() => {
-            if (failure._tag === "Status" || failure.reason === "Reset" || failure.reason === "Timeout") reached = true
-          })
-        ))
-        const response = yield* attempt.pipe(
-          Effect.retry(RetryPolicy.schedule<AttemptFailure>(settings.retry, definition.grant, startedAt)),
-          Effect.catchTags({
-            // A retryable status that outlasted the policy is still an answer: the table decides.
-            Status: (failure) => Effect.succeed(failure.response),
-            Transport: (failure) =>
-              new AuthError.TransportError({
-                operation: definition.operation,
-                reason: failure.reason,
-                attempts,
-                mayHaveReachedServer: reached,
-                description: failure.description
-              })
-          })
-        )
-        yield* Effect.annotateCurrentSpan({
-          "http.response.status_code": response.status,
-          "effect-auth.attempts": attempts
-        })
-        const receivedAt = yield* Clock.currentTimeMillis
-        return yield* handle(definition, { ...response, clockOffset: clockOffset(response.headers, receivedAt) })
-      }).pipe(
-        // Every header that can carry a credential is recorded as `<redacted>` by the platform's
-        // `http.client` span, including a `Location` with a code and a `Set-Cookie`.
-        Scrubber.withRedactedHeaders,
-        Effect.withSpan("effect-auth.http", {
-          kind: "client",
-          attributes: {
-            "effect-auth.provider": options.provider,
-            "effect-auth.operation": definition.operation,
-            "http.request.method": definition.request.method,
-            "url.path": definition.request.url
-          }
-        })
-      )
-
+    ): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> => run(client, definition)
     return { baseUrl, execute }
   })
+
+/** What every call of one client shares, made once with the client. */
+interface Pipeline {
+  readonly httpClient: HttpClient.HttpClient
+  readonly settings: Settings
+  readonly provider: string
+  readonly baseUrl: string
+  readonly timeoutMillis: number
+  readonly onTimeout: () => TransportFailure
+  readonly requestInit: globalThis.RequestInit
+}
+
+/**
+ * One call: the attempts under the retry policy (its schedule is built only after a first
+ * attempt failed), in the `effect-auth.http` span, with credential headers redacted in the
+ * platform's spans, then the status table.
+ */
+const run = <R extends Responses>(
+  client: Pipeline,
+  definition: Definition<R>
+): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> => {
+  // The base URL and `Accept` set on the request itself, once per call rather than per attempt.
+  const request = HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(definition.request, client.baseUrl))
+  return Effect.useSpan("effect-auth.http", {
+    kind: "client",
+    captureStackTrace: false,
+    attributes: {
+      "effect-auth.provider": client.provider,
+      "effect-auth.operation": definition.operation,
+      "http.request.method": definition.request.method,
+      "url.path": definition.request.url
+    }
+  }, (span) =>
+    Effect.clockWith((clock) => {
+      const startedAt = clock.unsafeCurrentTimeMillis()
+      const timer = timerFor(clock)
+      let attempts = 0
+      // Whether any attempt may have reached the server: what makes a single-use grant spent.
+      let reached = false
+      const attempt = Effect.mapError(
+        Effect.suspend(() => {
+          attempts++
+          return sendOnce(client, definition, request, timer, clock)
+        }),
+        (failure) => {
+          if (failure._tag === "Status" || failure.reason === "Reset" || failure.reason === "Timeout") reached = true
+          return failure
+        }
+      )
+      // A retryable status that outlasted the policy is still an answer: the table decides.
+      const settle = (failure: AttemptFailure): Effect.Effect<Response, AuthError.TransportError> =>
+        failure._tag === "Status" ? Effect.succeed(failure.response) : Effect.fail(
+          new AuthError.TransportError({
+            operation: definition.operation,
+            reason: failure.reason,
+            attempts,
+            mayHaveReachedServer: reached,
+            description: failure.description
+          })
+        )
+      const sent = Effect.catchAll(attempt, (first) => {
+        if (!RetryPolicy.isRetryable(definition.grant, first) || client.settings.retry.maxAttempts <= 1) {
+          return settle(first)
+        }
+        // The schedule sees the first failure as it would have, without sending it again.
+        let pending: AttemptFailure | undefined = first
+        const again = Effect.suspend(() => {
+          const failure = pending
+          pending = undefined
+          return failure === undefined ? attempt : Effect.fail(failure)
+        })
+        return Effect.catchAll(
+          Effect.retry(again, RetryPolicy.schedule<AttemptFailure>(client.settings.retry, definition.grant, startedAt)),
+          settle
+        )
+      })
+      return Effect.flatMap(sent, (response) => {
+        span.attribute("http.response.status_code", response.status)
+        span.attribute("effect-auth.attempts", attempts)
+        const offset = clockOffset(response.headers, clock.unsafeCurrentTimeMillis())
+        return handle(definition, { ...response, clockOffset: offset })
+      })
+    }).pipe(
+      // Every header that can carry a credential is recorded as `<redacted>` by the platform's
+      // `http.client` span, including a `Location` with a code and a `Set-Cookie`.
+      Scrubber.withRedactedHeaders,
+      // The span as the parent of the platform's, and `RequestInit`, in one copy of the context.
+      Effect.mapInputContext((context: Context.Context<never>) =>
+        Context.merge(
+          context,
+          Context.make(Tracer.ParentSpan, span).pipe(Context.add(FetchHttpClient.RequestInit, client.requestInit))
+        )
+      )
+    ))
+}
 
 // -----------------------------------------------------------------------------
 // handlers
@@ -476,58 +536,57 @@ const invalidHeader = (headers: Headers.Headers): string | undefined => {
 }
 
 /**
- * Sends the request once and reads the body, within the attempt timeout. Redirects are not
- * followed: `fetch` is told so, and the other transports never follow them.
+ * Sends the request once and reads the body, within the attempt timeout (one forked fiber and an
+ * entry in the shared timer, not `Effect.timeout`'s race). Redirects are not followed: `fetch` is
+ * told so, and the other transports never follow them.
  */
 const sendOnce = (
-  httpClient: HttpClient.HttpClient,
+  client: Pipeline,
   definition: Definition<Responses>,
-  settings: Settings
-): Effect.Effect<Response, AttemptFailure> =>
-  Effect.gen(function*() {
-    const invalid = invalidHeader(definition.request.headers)
-    if (invalid !== undefined) return yield* new TransportFailure({ reason: "InvalidRequest", description: invalid })
-    const requestInit = yield* Effect.serviceOption(FetchHttpClient.RequestInit)
-    const send = httpClient.execute(definition.request).pipe(
-      Effect.flatMap((response) =>
-        Effect.map(readBody(response, settings.maxBodyBytes), (body): Response => ({
-          operation: definition.operation,
-          status: response.status,
-          headers: response.headers,
-          ...body
-        }))
-      ),
-      Effect.provideService(FetchHttpClient.RequestInit, {
-        ...Option.getOrUndefined(requestInit),
-        redirect: "manual"
-      }),
-      // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out
-      // of the platform's spans. The `effect-auth.http` span around each call still records it.
-      definition.request.urlParams.length > 0
-        ? Effect.locally(HttpClient.currentTracerDisabledWhen, () => true)
-        : (effect) => effect
-    )
-    const response = yield* send.pipe(
-      Effect.mapError(classifyRequestError),
-      Effect.catchAllDefect((defect) => Effect.fail(classifyDefect(defect))),
-      Effect.timeoutFail({
-        duration: settings.timeout,
-        onTimeout: () =>
-          new TransportFailure({
-            reason: "Timeout",
-            description: `no response within ${Duration.format(settings.timeout)}`
-          })
-      })
-    )
-    if (RetryPolicy.isThrottleStatus(response.status) || RetryPolicy.isServerErrorStatus(response.status)) {
-      return yield* new StatusFailure({
+  request: HttpClientRequest.HttpClientRequest,
+  timer: Timer,
+  clock: Clock.Clock
+): Effect.Effect<Response, AttemptFailure> => {
+  const invalid = invalidHeader(definition.request.headers)
+  if (invalid !== undefined) {
+    return Effect.fail(new TransportFailure({ reason: "InvalidRequest", description: invalid }))
+  }
+  const received = Effect.flatMap(
+    client.httpClient.execute(request),
+    (response) =>
+      Effect.map(readBody(response, client.settings.maxBodyBytes), (body): Response => ({
+        operation: definition.operation,
         status: response.status,
-        retryAfter: response.headers["retry-after"],
-        response
-      })
-    }
-    return response
+        headers: response.headers,
+        ...body
+      }))
+  )
+  // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out of
+  // the platform's spans. The `effect-auth.http` span around each call still records it.
+  const send = request.urlParams.length > 0
+    ? Effect.locally(received, HttpClient.currentTracerDisabledWhen, () => true)
+    : received
+  const classified = Effect.catchAllCause(send, (cause): Effect.Effect<never, TransportFailure> => {
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) return Effect.fail(classifyRequestError(failure.value))
+    const defect = Cause.dieOption(cause)
+    return Option.isSome(defect)
+      ? Effect.fail(classifyDefect(defect.value))
+      : Effect.failCause(Cause.stripFailures(cause))
   })
+  const timed = Number.isFinite(client.timeoutMillis)
+    ? timeout(classified, timer, clock.unsafeCurrentTimeMillis() + client.timeoutMillis, client.onTimeout)
+    : classified
+  return Effect.flatMap(
+    timed,
+    (response) =>
+      RetryPolicy.isThrottleStatus(response.status) || RetryPolicy.isServerErrorStatus(response.status)
+        ? Effect.fail(
+          new StatusFailure({ status: response.status, retryAfter: response.headers["retry-after"], response })
+        )
+        : Effect.succeed(response)
+  )
+}
 
 /**
  * Reads at most `limit` bytes of the body; an absent body reads as empty. A body that declares a

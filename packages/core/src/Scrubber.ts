@@ -73,7 +73,18 @@ export const redactedHeaderNames: ReadonlyArray<string | RegExp> = [
  * @category combinators
  */
 export const withRedactedHeaders = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locallyWith(effect, Headers.currentRedactedNames, (names) => Arr.appendAll(names, redactedHeaderNames))
+  Effect.locallyWith(effect, Headers.currentRedactedNames, withRedactedNames)
+
+// The names in effect rarely change: the extended list is built once for each list seen last.
+let namesIn: ReadonlyArray<string | RegExp> | undefined
+let namesOut: ReadonlyArray<string | RegExp> = redactedHeaderNames
+const withRedactedNames = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> => {
+  if (names !== namesIn) {
+    namesIn = names
+    namesOut = Arr.appendAll(names, redactedHeaderNames)
+  }
+  return namesOut
+}
 
 /**
  * Every spelling of `secret` this module scrubs, longest first.

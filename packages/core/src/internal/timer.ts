@@ -8,7 +8,9 @@ import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as HashMap from "effect/HashMap"
@@ -19,24 +21,58 @@ import type * as TokenSet from "../TokenSet.js"
 /** The longest sleep a JavaScript timer performs (a longer one would never fire). */
 const maxSleepMillis = 2 ** 31 - 1
 
+/** Something due at `at` (epoch ms on the timer's clock): what the heap holds. */
+export interface Entry {
+  readonly at: number
+  cancelled: boolean
+  /** Where the entry sits in the heap, -1 once it left it: cancelling removes it at once. */
+  index: number
+  /** Runs on the timer's fiber when the entry is due. */
+  readonly fire: () => Effect.Effect<void>
+}
+
 /** A scheduled refresh of one session. */
-export class Alarm {
+export class Alarm implements Entry {
   cancelled = false
-  /** Where the alarm sits in the heap, -1 once it left it: cancelling removes it at once. */
   index = -1
   constructor(
     readonly at: number,
     readonly tokens: TokenSet.TokenSet,
     readonly owner: { readonly onAlarm: (alarm: Alarm) => Effect.Effect<void> }
   ) {}
+
+  fire(): Effect.Effect<void> {
+    return this.owner.onAlarm(this)
+  }
 }
 
-const place = (heap: Array<Alarm>, index: number, alarm: Alarm): void => {
+/**
+ * A per-attempt deadline: when due, it interrupts the fiber sending the attempt. Deadlines of one
+ * timeout setting fall due in the order they were added, so adding one never restarts the timer
+ * while another is pending.
+ */
+export class Deadline implements Entry {
+  cancelled = false
+  index = -1
+  /** Whether the deadline passed while the attempt was still running. */
+  expired = false
+  constructor(readonly at: number, readonly fiber: Fiber.RuntimeFiber<unknown, unknown>) {}
+
+  fire(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (this.fiber.unsafePoll() !== null) return
+      this.expired = true
+      this.fiber.unsafeInterruptAsFork(FiberId.none)
+    })
+  }
+}
+
+const place = (heap: Array<Entry>, index: number, alarm: Entry): void => {
   heap[index] = alarm
   alarm.index = index
 }
 
-const siftUp = (heap: Array<Alarm>, index: number): void => {
+const siftUp = (heap: Array<Entry>, index: number): void => {
   const alarm = heap[index]
   let i = index
   while (i > 0) {
@@ -48,7 +84,7 @@ const siftUp = (heap: Array<Alarm>, index: number): void => {
   place(heap, i, alarm)
 }
 
-const siftDown = (heap: Array<Alarm>, index: number): void => {
+const siftDown = (heap: Array<Entry>, index: number): void => {
   const alarm = heap[index]
   let i = index
   for (;;) {
@@ -65,13 +101,13 @@ const siftDown = (heap: Array<Alarm>, index: number): void => {
   place(heap, i, alarm)
 }
 
-const pushAlarm = (heap: Array<Alarm>, alarm: Alarm): void => {
+const pushAlarm = (heap: Array<Entry>, alarm: Entry): void => {
   heap.push(alarm)
   siftUp(heap, heap.length - 1)
 }
 
 /** Takes the alarm at `index` out of the heap, so that nothing keeps it (or its session) alive. */
-const removeAt = (heap: Array<Alarm>, index: number): Alarm => {
+const removeAt = (heap: Array<Entry>, index: number): Entry => {
   const removed = heap[index]
   const last = heap.pop()
   if (last !== undefined && last !== removed) {
@@ -90,7 +126,7 @@ const removeAt = (heap: Array<Alarm>, index: number): Alarm => {
  * so closed sessions leave no timer behind to keep the process alive.
  */
 export class Timer {
-  private readonly heap: Array<Alarm> = []
+  private readonly heap: Array<Entry> = []
   private generation = 0
   private fiber: Fiber.RuntimeFiber<void> | undefined = undefined
   private wakeAt = Infinity
@@ -99,6 +135,8 @@ export class Timer {
    * until then (50,000 sessions built in one go, in any order) need no restart of their own.
    */
   private starting = false
+  /** How many times a loop fiber was started: what adding and cancelling entries cost in forks. */
+  restarts = 0
 
   constructor(private readonly clock: Clock.Clock) {}
 
@@ -107,14 +145,14 @@ export class Timer {
     return this.heap.length
   }
 
-  add(alarm: Alarm): Effect.Effect<void> {
+  add(alarm: Entry): Effect.Effect<void> {
     return Effect.suspend(() => {
       pushAlarm(this.heap, alarm)
       return this.starting || (this.fiber !== undefined && alarm.at >= this.wakeAt) ? Effect.void : this.restart()
     })
   }
 
-  cancel(alarm: Alarm): Effect.Effect<void> {
+  cancel(alarm: Entry): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (alarm.cancelled) return Effect.void
       alarm.cancelled = true
@@ -136,6 +174,7 @@ export class Timer {
   private restart(): Effect.Effect<void> {
     const previous = this.stop()
     this.starting = true
+    this.restarts++
     const generation = this.generation
     const loop = this.loop(generation).pipe(
       Effect.interruptible,
@@ -173,19 +212,50 @@ export class Timer {
     return Effect.suspend(() => {
       if (generation !== this.generation) return Effect.void
       const now = this.clock.unsafeCurrentTimeMillis()
-      const due: Array<Alarm> = []
+      const due: Array<Entry> = []
       while (this.heap.length > 0 && this.heap[0].at <= now) {
         const alarm = removeAt(this.heap, 0)
         alarm.cancelled = true
         due.push(alarm)
       }
       return Effect.zipRight(
-        Effect.forEach(due, (alarm) => alarm.owner.onAlarm(alarm), { discard: true }),
+        Effect.forEach(due, (alarm) => alarm.fire(), { discard: true }),
         this.loop(generation)
       )
     })
   }
 }
+
+/**
+ * Runs `effect` in a child fiber that is interrupted if it has not finished by `millis` from now
+ * on the clock of `timer`, failing then with `onTimeout()`. It costs one fork and one entry in the
+ * shared heap, where `Effect.timeout` races two forked fibers and arms a timer of its own.
+ */
+export const timeout = <A, E, E2>(
+  effect: Effect.Effect<A, E>,
+  timer: Timer,
+  at: number,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2> =>
+  Effect.flatMap(Effect.fork(effect), (fiber) => {
+    const deadline = new Deadline(at, fiber)
+    return Effect.zipRight(
+      timer.add(deadline),
+      Effect.async<A, E | E2>((resume) => {
+        const observer = (exit: Exit.Exit<A, E>) => {
+          const outcome: Effect.Effect<A, E | E2> = deadline.expired && Exit.isFailure(exit)
+            ? Effect.fail(onTimeout())
+            : exit
+          resume(Effect.zipRight(timer.cancel(deadline), outcome))
+        }
+        fiber.addObserver(observer)
+        return Effect.suspend(() => {
+          fiber.removeObserver(observer)
+          return Effect.zipRight(timer.cancel(deadline), Fiber.interrupt(fiber))
+        })
+      })
+    )
+  })
 
 const timers = globalValue(Symbol.for("@effect-auth/core/AuthSession/timers"), () => new WeakMap<Clock.Clock, Timer>())
 
