@@ -5,7 +5,6 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -13,9 +12,6 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
-import * as HashMap from "effect/HashMap"
-import * as List from "effect/List"
-import * as Tracer from "effect/Tracer"
 import type * as TokenSet from "../TokenSet.js"
 
 /** Something due at `at` (epoch ms on the timer's clock): what the heap holds. */
@@ -46,7 +42,6 @@ export class Alarm implements Entry {
  * while another is pending.
  */
 export class Deadline implements Entry {
-  cancelled = false
   index = -1
   /** Whether the deadline passed while the attempt was still running. */
   expired = false
@@ -79,6 +74,16 @@ export interface Timer {
 /** The longest sleep a JavaScript timer performs (a longer one would never fire). */
 const maxSleepMillis = 2 ** 31 - 1
 
+/**
+ * What the loop starts without: it belongs to no session and no caller, so it runs without their
+ * services, span or log annotations (what it fires needs none: an entry carries its own).
+ */
+const detach = Effect.all([
+  FiberRef.reset(FiberRef.currentContext),
+  FiberRef.reset(FiberRef.currentLogAnnotations),
+  FiberRef.reset(FiberRef.currentLogSpan)
+])
+
 const make = (clock: Clock.Clock): Timer => {
   const heap: Array<Entry> = []
   let restarts = 0
@@ -86,9 +91,9 @@ const make = (clock: Clock.Clock): Timer => {
   // next step, even before its interruption arrives.
   let generation = 0
   let fiber: Fiber.RuntimeFiber<void> | undefined
-  // When the sleeping loop wakes up. Only a sleeping loop has to be restarted for an entry due
-  // earlier: a loop that is awake (started, firing, or waiting for adds to settle) reads the
-  // heap before it sleeps again.
+  // When the sleeping loop wakes up (Infinity: no loop). Only a sleeping loop has to be
+  // restarted for an entry due earlier: a loop that is awake (starting, firing, or waiting for
+  // adds to settle) reads the heap before it sleeps again.
   let wakeAt = Infinity
   let awake = false
   // A new earliest entry was added while the loop was awake: the loop waits for the adding
@@ -125,6 +130,7 @@ const make = (clock: Clock.Clock): Timer => {
   const stop = (): void => {
     generation++
     awake = false
+    wakeAt = Infinity
     fiber?.unsafeInterruptAsFork(FiberId.none)
     fiber = undefined
   }
@@ -139,11 +145,7 @@ const make = (clock: Clock.Clock): Timer => {
       }
       awake = true
       const now = clock.unsafeCurrentTimeMillis()
-      const due: Array<Entry> = []
-      while (heap.length > 0 && heap[0].at <= now) due.push(remove(0))
-      if (due.length > 0) {
-        return Effect.zipRight(Effect.forEach(due, (entry) => entry.fire(), { discard: true }), loop(current))
-      }
+      if (heap[0].at <= now) return Effect.zipRight(remove(0).fire(), loop(current))
       // After a new earliest entry, a zero sleep (a turn of the event loop on the live clock)
       // lets its fiber add more before the loop sleeps for real.
       awake = moved
@@ -154,7 +156,6 @@ const make = (clock: Clock.Clock): Timer => {
       return Effect.zipRight(clock.sleep(Duration.millis(delay)), loop(current))
     })
 
-  // The loop belongs to no session and no caller: it runs without their span or log annotations.
   const restart = (): Effect.Effect<void> => {
     stop()
     // The adding fiber goes on after the fork: the new loop lets it run before sleeping.
@@ -163,12 +164,7 @@ const make = (clock: Clock.Clock): Timer => {
     const current = generation
     return Effect.map(
       Effect.forkDaemon(
-        loop(current).pipe(
-          Effect.interruptible,
-          Effect.mapInputContext((context: Context.Context<never>) => Context.omit(Tracer.ParentSpan)(context)),
-          Effect.locally(FiberRef.currentLogAnnotations, HashMap.empty()),
-          Effect.locally(FiberRef.currentLogSpan, List.empty())
-        )
+        Effect.interruptible(Effect.zipRight(detach, loop(current)))
       ),
       (started) => {
         if (current === generation) fiber = started
@@ -188,9 +184,9 @@ const make = (clock: Clock.Clock): Timer => {
         heap.push(entry)
         sift(heap.length - 1)
         moved ||= awake && entry.index === 0
-        return awake || (fiber !== undefined && entry.at >= wakeAt) ? Effect.void : restart()
+        return awake || entry.at >= wakeAt ? Effect.void : restart()
       }),
-    // An awake loop is left to find the heap empty: it may be firing entries it already took out.
+    // An awake loop is left to find the heap empty: it may be firing an entry it took out.
     cancel: (entry) =>
       Effect.sync(() => {
         if (entry.index < 0) return
@@ -231,7 +227,7 @@ export const timeout = <A, E, E2>(
     )
   })
 
-const timers = globalValue(Symbol.for("@effect-auth/core/AuthSession/timers"), () => new WeakMap<Clock.Clock, Timer>())
+const timers = globalValue(Symbol.for("@effect-auth/core/timers"), () => new WeakMap<Clock.Clock, Timer>())
 
 /** The timer of `clock`: one per clock, shared by every session and client that uses it. */
 export const timerFor = (clock: Clock.Clock): Timer => {
