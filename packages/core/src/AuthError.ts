@@ -55,7 +55,7 @@ export class UnexpectedStatus extends TaggedError<UnexpectedStatus>()(
   }
 ) {
   override get message(): string {
-    return `${this.operation}: unexpected HTTP status ${this.status}${this.body === "" ? "" : `: ${this.body}`}`
+    return `${this.operation}: unexpected status ${this.status}${this.body && `: ${this.body}`}`
   }
 }
 

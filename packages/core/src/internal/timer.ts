@@ -7,7 +7,7 @@
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
@@ -213,7 +213,7 @@ export const timeout = <A, E, E2>(
       timer.add(deadline),
       Effect.async<A, E | E2>((resume) => {
         const observer = (exit: Exit.Exit<A, E>) => {
-          const outcome: Effect.Effect<A, E | E2> = deadline.expired && Exit.isFailure(exit)
+          const outcome: Effect.Effect<A, E | E2> = deadline.expired && exit._tag === "Failure"
             ? Effect.fail(onTimeout())
             : exit
           resume(Effect.zipRight(timer.cancel(deadline), outcome))
