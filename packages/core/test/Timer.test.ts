@@ -111,6 +111,22 @@ describe("the shared timer", () => {
       assert.deepStrictEqual(fired, [1_000, 1_500])
     }))
 
+  it.effect("cancelling the last pending entry while due entries fire lets them all finish", () =>
+    Effect.gen(function*() {
+      const { entry, fired, timer } = yield* recorder
+      const later = entry(60_000)
+      const first = entry(1_000)
+      yield* timer.add({
+        ...first,
+        fire: () => Effect.zipRight(timer.cancel(later), Effect.zipRight(Effect.yieldNow(), first.fire()))
+      })
+      yield* timer.add(entry(1_000))
+      yield* timer.add(later)
+      yield* advance("1 second")
+      assert.deepStrictEqual(fired, [1_000, 1_000])
+      assert.strictEqual(timer.size, 0)
+    }))
+
   it.effect("entries added in descending order in one go start the timer's fiber once (live clock)", () =>
     Effect.gen(function*() {
       // A live clock of its own, so that the test has a timer of its own.
