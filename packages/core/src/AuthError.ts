@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { TaggedError } from "./internal/error.js"
 
 /**
  * The request could not complete: the connection was refused or reset, no response came within
@@ -20,7 +21,7 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category errors
  */
-export class TransportError extends Schema.TaggedError<TransportError>("@effect-auth/core/TransportError")(
+export class TransportError extends TaggedError<TransportError>()(
   "TransportError",
   {
     operation: Schema.String,
@@ -43,7 +44,7 @@ export class TransportError extends Schema.TaggedError<TransportError>("@effect-
  * @since 0.1.0
  * @category errors
  */
-export class UnexpectedStatus extends Schema.TaggedError<UnexpectedStatus>("@effect-auth/core/UnexpectedStatus")(
+export class UnexpectedStatus extends TaggedError<UnexpectedStatus>()(
   "UnexpectedStatus",
   {
     operation: Schema.String,
@@ -54,7 +55,7 @@ export class UnexpectedStatus extends Schema.TaggedError<UnexpectedStatus>("@eff
   }
 ) {
   override get message(): string {
-    return `${this.operation}: unexpected HTTP status ${this.status}${this.body === "" ? "" : `: ${this.body}`}`
+    return `${this.operation}: unexpected status ${this.status}${this.body && `: ${this.body}`}`
   }
 }
 
@@ -65,7 +66,7 @@ export class UnexpectedStatus extends Schema.TaggedError<UnexpectedStatus>("@eff
  * @since 0.1.0
  * @category errors
  */
-export class MalformedResponse extends Schema.TaggedError<MalformedResponse>("@effect-auth/core/MalformedResponse")(
+export class MalformedResponse extends TaggedError<MalformedResponse>()(
   "MalformedResponse",
   {
     operation: Schema.String,

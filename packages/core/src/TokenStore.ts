@@ -23,6 +23,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { digest } from "./internal/digest.js"
+import { TaggedError } from "./internal/error.js"
 import * as TokenSet from "./TokenSet.js"
 
 /**
@@ -45,10 +46,10 @@ export interface Stored {
  * @since 0.1.0
  * @category errors
  */
-export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effect-auth/core/TokenStoreError")(
+export class TokenStoreError extends /*#__PURE__*/ TaggedError<TokenStoreError>()(
   "TokenStoreError",
   {
-    operation: Schema.Literal("get", "set", "remove", "lease", "subscribe"),
+    operation: /*#__PURE__*/ Schema.Literal("get", "set", "remove", "lease", "subscribe"),
     key: Schema.String,
     description: Schema.String
   }
@@ -66,12 +67,12 @@ export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effec
  * @since 0.1.0
  * @category errors
  */
-export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effect-auth/core/VersionConflict")(
+export class VersionConflict extends /*#__PURE__*/ TaggedError<VersionConflict>()(
   "VersionConflict",
   {
     key: Schema.String,
-    expected: Schema.optional(Schema.Number),
-    actual: Schema.optional(Schema.Number)
+    expected: /*#__PURE__*/ Schema.optional(Schema.Number),
+    actual: /*#__PURE__*/ Schema.optional(Schema.Number)
   }
 ) {
   override get message(): string {
@@ -195,7 +196,7 @@ export const fingerprint = (value: string): string => digest(value)
  * @since 0.1.0
  * @category tags
  */
-export class TokenStore extends Context.Tag("@effect-auth/core/TokenStore")<TokenStore, Service>() {}
+export class TokenStore extends /*#__PURE__*/ Context.Tag("@effect-auth/core/TokenStore")<TokenStore, Service>() {}
 
 /**
  * What the in-memory store keeps per key: `tokens` is `undefined` once removed, so that the
@@ -272,7 +273,7 @@ export const unsafeMakeMemory = (): Service => {
  * @since 0.1.0
  * @category constructors
  */
-export const makeMemory: Effect.Effect<Service> = Effect.sync(unsafeMakeMemory)
+export const makeMemory: Effect.Effect<Service> = /*#__PURE__*/ Effect.sync(unsafeMakeMemory)
 
 /**
  * An in-memory token store (the default). Sessions in one process that share this layer share
@@ -281,18 +282,18 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(unsafeMakeMemory)
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory: Layer.Layer<TokenStore> = Layer.effect(TokenStore, makeMemory)
+export const layerMemory: Layer.Layer<TokenStore> = /*#__PURE__*/ Layer.effect(TokenStore, makeMemory)
 
 /**
  * The JSON document kept per key: the version and the Schema-encoded token set (whose secrets
  * encode to plain strings), or `null` once removed.
  */
-const Entry = Schema.parseJson(Schema.Struct({
+const Entry = /*#__PURE__*/ Schema.parseJson(/*#__PURE__*/ Schema.Struct({
   version: Schema.Number,
-  tokens: Schema.NullOr(TokenSet.TokenSet)
+  tokens: /*#__PURE__*/ Schema.NullOr(TokenSet.TokenSet)
 }))
-const decodeEntry = Schema.decodeUnknown(Entry)
-const encodeEntry = Schema.encode(Entry)
+const decodeEntry = /*#__PURE__*/ Schema.decodeUnknown(Entry)
+const encodeEntry = /*#__PURE__*/ Schema.encode(Entry)
 
 /**
  * Options of `makeKeyValueStore`.

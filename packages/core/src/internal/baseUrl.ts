@@ -11,10 +11,11 @@ export const baseUrlProblem = (baseUrl: string): string | undefined => {
   } catch {
     return `${JSON.stringify(baseUrl)} is not an absolute URL (expected https://host[/path])`
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return `the scheme must be http or https, not ${url.protocol.slice(0, -1)}`
-  }
-  if (url.username !== "" || url.password !== "") return "the URL must not carry a user name or password"
-  if (url.search !== "" || url.hash !== "") return "the URL must not have a query or fragment"
-  return undefined
+  return !/^https?:$/.test(url.protocol)
+    ? `the scheme must be http or https, not ${url.protocol.slice(0, -1)}`
+    : url.username || url.password
+    ? "the URL must not carry a user name or password"
+    : url.search || url.hash
+    ? "the URL must not have a query or fragment"
+    : undefined
 }

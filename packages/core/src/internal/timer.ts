@@ -1,31 +1,23 @@
 /**
- * The timer behind every session's scheduled refresh: one min-heap of alarms and one fiber per
- * `Clock`, instead of a sleeping fiber per session.
+ * The timer behind every session's scheduled refresh and every attempt's deadline: one min-heap
+ * of entries and one fiber per `Clock`, instead of a sleeping fiber per session.
  *
  * @internal
  */
 import type * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
-import * as HashMap from "effect/HashMap"
-import * as List from "effect/List"
-import * as Tracer from "effect/Tracer"
 import type * as TokenSet from "../TokenSet.js"
-
-/** The longest sleep a JavaScript timer performs (a longer one would never fire). */
-const maxSleepMillis = 2 ** 31 - 1
 
 /** Something due at `at` (epoch ms on the timer's clock): what the heap holds. */
 export interface Entry {
   readonly at: number
-  cancelled: boolean
-  /** Where the entry sits in the heap, -1 once it left it: cancelling removes it at once. */
+  /** Where the entry sits in the heap, -1 when it is not in it: cancelling removes it at once. */
   index: number
   /** Runs on the timer's fiber when the entry is due. */
   readonly fire: () => Effect.Effect<void>
@@ -33,7 +25,6 @@ export interface Entry {
 
 /** A scheduled refresh of one session. */
 export class Alarm implements Entry {
-  cancelled = false
   index = -1
   constructor(
     readonly at: number,
@@ -45,14 +36,12 @@ export class Alarm implements Entry {
     return this.owner.onAlarm(this)
   }
 }
-
 /**
  * A per-attempt deadline: when due, it interrupts the fiber sending the attempt. Deadlines of one
  * timeout setting fall due in the order they were added, so adding one never restarts the timer
  * while another is pending.
  */
 export class Deadline implements Entry {
-  cancelled = false
   index = -1
   /** Whether the deadline passed while the attempt was still running. */
   expired = false
@@ -67,162 +56,143 @@ export class Deadline implements Entry {
   }
 }
 
-const place = (heap: Array<Entry>, index: number, alarm: Entry): void => {
-  heap[index] = alarm
-  alarm.index = index
-}
-
-const siftUp = (heap: Array<Entry>, index: number): void => {
-  const alarm = heap[index]
-  let i = index
-  while (i > 0) {
-    const parent = (i - 1) >> 1
-    if (heap[parent].at <= alarm.at) break
-    place(heap, i, heap[parent])
-    i = parent
-  }
-  place(heap, i, alarm)
-}
-
-const siftDown = (heap: Array<Entry>, index: number): void => {
-  const alarm = heap[index]
-  let i = index
-  for (;;) {
-    const left = 2 * i + 1
-    const right = left + 1
-    let smallest = i
-    let smallestAt = alarm.at
-    if (left < heap.length && heap[left].at < smallestAt) smallestAt = heap[smallest = left].at
-    if (right < heap.length && heap[right].at < smallestAt) smallest = right
-    if (smallest === i) break
-    place(heap, i, heap[smallest])
-    i = smallest
-  }
-  place(heap, i, alarm)
-}
-
-const pushAlarm = (heap: Array<Entry>, alarm: Entry): void => {
-  heap.push(alarm)
-  siftUp(heap, heap.length - 1)
-}
-
-/** Takes the alarm at `index` out of the heap, so that nothing keeps it (or its session) alive. */
-const removeAt = (heap: Array<Entry>, index: number): Entry => {
-  const removed = heap[index]
-  const last = heap.pop()
-  if (last !== undefined && last !== removed) {
-    place(heap, index, last)
-    siftDown(heap, index)
-    siftUp(heap, last.index)
-  }
-  removed.index = -1
-  return removed
-}
-
 /**
- * The scheduled refreshes of every session on one `Clock`: a min-heap of alarms and one fiber
+ * The scheduled refreshes and deadlines on one `Clock`: a min-heap of entries and one fiber
  * sleeping until the earliest. A sleeping fiber per session would cost kilobytes of heap for
- * every idle session; an alarm costs a few dozen bytes. The fiber stops when no alarm is left,
+ * every idle session; an entry costs a few dozen bytes. The fiber stops when no entry is left,
  * so closed sessions leave no timer behind to keep the process alive.
  */
-export class Timer {
-  private readonly heap: Array<Entry> = []
-  private generation = 0
-  private fiber: Fiber.RuntimeFiber<void> | undefined = undefined
-  private wakeAt = Infinity
-  /**
-   * A restarted loop has not taken its first step yet. It reads the heap then, so alarms added
-   * until then (50,000 sessions built in one go, in any order) need no restart of their own.
-   */
-  private starting = false
+export interface Timer {
+  /** The entries waiting: every open session with a scheduled refresh, every running attempt. */
+  readonly size: number
   /** How many times a loop fiber was started: what adding and cancelling entries cost in forks. */
-  restarts = 0
+  readonly restarts: number
+  readonly add: (entry: Entry) => Effect.Effect<void>
+  readonly cancel: (entry: Entry) => Effect.Effect<void>
+}
 
-  constructor(private readonly clock: Clock.Clock) {}
+/** The longest sleep a JavaScript timer performs (a longer one would never fire). */
+const maxSleepMillis = 2 ** 31 - 1
 
-  /** The alarms waiting: every open session with a scheduled refresh, and nothing else. */
-  get size(): number {
-    return this.heap.length
+/**
+ * What the loop starts without: it belongs to no session and no caller, so it runs without their
+ * services, span or log annotations (what it fires needs none: an entry carries its own).
+ */
+const detach = Effect.all([
+  FiberRef.reset(FiberRef.currentContext),
+  FiberRef.reset(FiberRef.currentLogAnnotations),
+  FiberRef.reset(FiberRef.currentLogSpan)
+])
+
+const make = (clock: Clock.Clock): Timer => {
+  const heap: Array<Entry> = []
+  let restarts = 0
+  // Bumped whenever the loop is replaced or ends: a loop whose generation is past stops at its
+  // next step, even before its interruption arrives.
+  let generation = 0
+  let fiber: Fiber.RuntimeFiber<void> | undefined
+  // When the sleeping loop wakes up (Infinity: no loop). Only a sleeping loop has to be
+  // restarted for an entry due earlier: a loop that is awake (starting, firing, or waiting for
+  // adds to settle) reads the heap before it sleeps again.
+  let wakeAt = Infinity
+  let awake = false
+  // A new earliest entry was added while the loop was awake: the loop waits for the adding
+  // fibers to pause before it sleeps, so that 50,000 sessions built in one go, in any order of
+  // expiry, start the loop once instead of once per turn.
+  let moved = false
+
+  // Moves the entry at `i` up or down to where it belongs: one of the two loops runs.
+  const sift = (i: number): void => {
+    const entry = heap[i]
+    for (let parent: number; i > 0 && heap[parent = (i - 1) >> 1].at > entry.at; i = parent) {
+      ;(heap[i] = heap[parent]).index = i
+    }
+    for (let child: number; (child = 2 * i + 1) < heap.length; i = child) {
+      if (child + 1 < heap.length && heap[child + 1].at < heap[child].at) child++
+      if (heap[child].at >= entry.at) break
+      ;(heap[i] = heap[child]).index = i
+    }
+    ;(heap[i] = entry).index = i
   }
 
-  add(alarm: Entry): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      pushAlarm(this.heap, alarm)
-      return this.starting || (this.fiber !== undefined && alarm.at >= this.wakeAt) ? Effect.void : this.restart()
-    })
+  // Takes the entry at `i` out of the heap, so that nothing keeps it (or its session) alive.
+  const remove = (i: number): Entry => {
+    const entry = heap[i]
+    const last = heap.pop()!
+    entry.index = -1
+    if (i < heap.length) {
+      heap[i] = last
+      sift(i)
+    }
+    return entry
   }
 
-  cancel(alarm: Entry): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (alarm.cancelled) return Effect.void
-      alarm.cancelled = true
-      if (alarm.index >= 0) removeAt(this.heap, alarm.index)
-      return this.heap.length > 0 ? Effect.void : this.stop()
-    })
+  const stop = (): void => {
+    generation++
+    awake = false
+    wakeAt = Infinity
+    fiber?.unsafeInterruptAsFork(FiberId.none)
+    fiber = undefined
   }
 
-  private stop(): Effect.Effect<void> {
-    const fiber = this.fiber
-    this.generation++
-    this.fiber = undefined
-    this.wakeAt = Infinity
-    this.starting = false
-    return fiber === undefined ? Effect.void : Fiber.interruptFork(fiber)
-  }
-
-  // The loop belongs to no session and no caller: it runs without their span or log annotations.
-  private restart(): Effect.Effect<void> {
-    const previous = this.stop()
-    this.starting = true
-    this.restarts++
-    const generation = this.generation
-    const loop = this.loop(generation).pipe(
-      Effect.interruptible,
-      Effect.mapInputContext(withoutParentSpan),
-      Effect.locally(FiberRef.currentLogAnnotations, HashMap.empty()),
-      Effect.locally(FiberRef.currentLogSpan, List.empty())
-    )
-    return Effect.zipRight(
-      previous,
-      Effect.map(Effect.forkDaemon(loop), (fiber) => {
-        if (this.generation === generation) this.fiber = fiber
-      })
-    )
-  }
-
-  // Every step first checks that this loop is still the current one, so a loop that was
-  // replaced stops at its next step even before its interruption arrives.
-  private loop(generation: number): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (generation !== this.generation) return Effect.void
-      this.starting = false
-      if (this.heap.length === 0) {
-        this.fiber = undefined
-        this.wakeAt = Infinity
+  const loop = (current: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (current !== generation) return Effect.void
+      if (heap.length === 0) {
+        fiber = undefined
+        stop()
         return Effect.void
       }
-      this.wakeAt = this.heap[0].at
-      // Rounded up, so that after the sleep the alarm is due even on a clock with fractions.
-      const delay = Math.min(Math.ceil(this.wakeAt - this.clock.unsafeCurrentTimeMillis()), maxSleepMillis)
-      return Effect.zipRight(delay > 0 ? this.clock.sleep(Duration.millis(delay)) : Effect.void, this.fire(generation))
+      awake = true
+      const now = clock.unsafeCurrentTimeMillis()
+      if (heap[0].at <= now) return Effect.zipRight(remove(0).fire(), loop(current))
+      // After a new earliest entry, a zero sleep (a turn of the event loop on the live clock)
+      // lets its fiber add more before the loop sleeps for real.
+      awake = moved
+      moved = false
+      wakeAt = heap[0].at
+      // Rounded up, so that after the sleep the entry is due even on a clock with fractions.
+      const delay = awake ? 0 : Math.min(Math.ceil(wakeAt - now), maxSleepMillis)
+      return Effect.zipRight(clock.sleep(Duration.millis(delay)), loop(current))
     })
+
+  const restart = (): Effect.Effect<void> => {
+    stop()
+    // The adding fiber goes on after the fork: the new loop lets it run before sleeping.
+    awake = moved = true
+    restarts++
+    const current = generation
+    return Effect.map(
+      Effect.forkDaemon(
+        Effect.interruptible(Effect.zipRight(detach, loop(current)))
+      ),
+      (started) => {
+        if (current === generation) fiber = started
+      }
+    )
   }
 
-  private fire(generation: number): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (generation !== this.generation) return Effect.void
-      const now = this.clock.unsafeCurrentTimeMillis()
-      const due: Array<Entry> = []
-      while (this.heap.length > 0 && this.heap[0].at <= now) {
-        const alarm = removeAt(this.heap, 0)
-        alarm.cancelled = true
-        due.push(alarm)
-      }
-      return Effect.zipRight(
-        Effect.forEach(due, (alarm) => alarm.fire(), { discard: true }),
-        this.loop(generation)
-      )
-    })
+  return {
+    get size() {
+      return heap.length
+    },
+    get restarts() {
+      return restarts
+    },
+    add: (entry) =>
+      Effect.suspend(() => {
+        heap.push(entry)
+        sift(heap.length - 1)
+        moved ||= awake && entry.index === 0
+        return awake || entry.at >= wakeAt ? Effect.void : restart()
+      }),
+    // An awake loop is left to find the heap empty: it may be firing an entry it took out.
+    cancel: (entry) =>
+      Effect.sync(() => {
+        if (entry.index < 0) return
+        remove(entry.index)
+        if (heap.length === 0 && !awake) stop()
+      })
   }
 }
 
@@ -243,7 +213,7 @@ export const timeout = <A, E, E2>(
       timer.add(deadline),
       Effect.async<A, E | E2>((resume) => {
         const observer = (exit: Exit.Exit<A, E>) => {
-          const outcome: Effect.Effect<A, E | E2> = deadline.expired && Exit.isFailure(exit)
+          const outcome: Effect.Effect<A, E | E2> = deadline.expired && exit._tag === "Failure"
             ? Effect.fail(onTimeout())
             : exit
           resume(Effect.zipRight(timer.cancel(deadline), outcome))
@@ -257,16 +227,11 @@ export const timeout = <A, E, E2>(
     )
   })
 
-const timers = globalValue(Symbol.for("@effect-auth/core/AuthSession/timers"), () => new WeakMap<Clock.Clock, Timer>())
+const timers = globalValue(Symbol.for("@effect-auth/core/timers"), () => new WeakMap<Clock.Clock, Timer>())
 
+/** The timer of `clock`: one per clock, shared by every session and client that uses it. */
 export const timerFor = (clock: Clock.Clock): Timer => {
-  const existing = timers.get(clock)
-  if (existing !== undefined) return existing
-  const timer = new Timer(clock)
-  timers.set(clock, timer)
+  let timer = timers.get(clock)
+  if (timer === undefined) timers.set(clock, timer = make(clock))
   return timer
 }
-
-/** Scheduled refreshes are nobody's child: drop whatever span the scheduling fiber was in. */
-const withoutParentSpan = (context: Context.Context<never>): Context.Context<never> =>
-  Context.omit(Tracer.ParentSpan)(context)
