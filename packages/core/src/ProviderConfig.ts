@@ -24,6 +24,10 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { baseUrlProblem } from "./internal/baseUrl.js"
 
+/** A `MissingData` (or, `invalid`, an `InvalidData`) at `name`, as the failure of a check. */
+const failure = <A>(name: string, message: string, invalid?: boolean): Either.Either<A, ConfigError.ConfigError> =>
+  Either.left((invalid ? ConfigError.InvalidData : ConfigError.MissingData)([name], message))
+
 /**
  * The variable `name`, unset or blank (an exported empty variable) being `onMissing`, any other
  * value `onValue`'s: the one reader every constructor below shares.
@@ -31,8 +35,7 @@ import { baseUrlProblem } from "./internal/baseUrl.js"
 const variable = <A>(
   name: string,
   onValue: (value: string) => Either.Either<A, ConfigError.ConfigError>,
-  onMissing: () => Either.Either<A, ConfigError.ConfigError> = () =>
-    Either.left(ConfigError.MissingData([name], `${name} is not set`))
+  onMissing: () => Either.Either<A, ConfigError.ConfigError> = () => failure(name, `${name} is not set`)
 ): Config.Config<A> =>
   Config.mapOrFail(
     Config.option(Config.string(name)),
@@ -65,12 +68,12 @@ export const baseUrl = (
       const problem = baseUrlProblem(url)
       return problem === undefined
         ? Either.right(url)
-        : Either.left(ConfigError.InvalidData([name], `${name} is not a usable base URL: ${problem}`))
+        : failure(name, `${name} is not a usable base URL: ${problem}`, true)
     },
     () =>
       options.default !== undefined
         ? Either.right(options.default)
-        : Either.left(ConfigError.MissingData([name], `${name} is required${options.hint ? `: ${options.hint}` : ""}`))
+        : failure(name, `${name} is required${options.hint ? `: ${options.hint}` : ""}`)
   )
 
 /**
@@ -138,12 +141,12 @@ export const choose = (options: Sets): Config.Config<Option.Option<number>> => {
       // set is the one the user was filling in (a username without a password is not an API key).
       const distance = (index: number) => lacking[index].length * 1e3 - options.sets[index].length
       const missing = lacking[lacking.reduce((best, _, index) => distance(index) < distance(best) ? index : best, 0)]
-      return Either.left(ConfigError.MissingData(
-        [missing[0]],
+      return failure(
+        missing[0],
         `${options.provider}: ${isAre(present)} set but ${isAre(missing)} missing; ${alternatives(options.sets)}${
           options.hint === undefined ? "" : `; ${options.hint}`
         }`
-      ))
+      )
     }
   )
 }
@@ -218,10 +221,10 @@ export const requireCredentials = <C>(
 ): Effect.Effect<C, ConfigError.ConfigError> =>
   // An `Either` is an `Effect` that needs nothing.
   credentials == null
-    ? Either.left(ConfigError.MissingData(["credentials"], `${provider}: the session needs credentials: ${expected}`))
+    ? failure("credentials", `${provider}: the session needs credentials: ${expected}`)
     : isValid(credentials)
     ? Either.right(credentials)
-    : Either.left(ConfigError.InvalidData(["credentials"], `${provider}: the credentials must be ${expected}`))
+    : failure("credentials", `${provider}: the credentials must be ${expected}`, true)
 
 /**
  * Whether `value` is an object whose `fields` are all non-empty strings or `Redacted` values:
