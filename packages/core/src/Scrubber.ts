@@ -277,23 +277,19 @@ const scrubValue = <A>(input: A, text: (text: string) => string): A => {
     const prototype: unknown = Object.getPrototypeOf(value)
     const isArray = Array.isArray(value)
     const plain = isArray || prototype === Object.prototype || prototype === null
-    const args: unknown = Reflect.get(value, dataErrorArgs)
-    // The fields to rebuild the instance from: a `Data` error's arguments, a `Schema` class's fields.
-    const fields: unknown = plain ? undefined : typeof args === "object" && args !== null
-      ? args
-      : Schema.isSchema(value.constructor)
-      ? Reflect.get(value.constructor, "fields")
-      : undefined
-    const rebuild = typeof fields === "object" && fields !== null
-    let target: object = plain ? (isArray ? [] : {}) : rebuild ? {} : value
-    if (!rebuild) seen.set(value, target)
-    for (const key of Object.keys(rebuild ? fields : value)) {
+    // The fields to rebuild the instance from: a `Data` error's arguments (an object), or a
+    // `Schema` class's fields (an object too).
+    const fields: object | undefined = plain ? undefined : Reflect.get(value, dataErrorArgs) ??
+      (Schema.isSchema(value.constructor) ? Reflect.get(value.constructor, "fields") : undefined)
+    let target: object = plain ? (isArray ? [] : {}) : fields ? {} : value
+    if (!fields) seen.set(value, target)
+    for (const key of Object.keys(fields ?? value)) {
       if (!(key in value)) continue
       const item: unknown = Reflect.get(value, key)
       const scrubbed = go(item, depth + 1)
       if (target !== value || scrubbed !== item) Reflect.set(target, plain && !isArray ? text(key) : key, scrubbed)
     }
-    if (rebuild) {
+    if (fields) {
       // A `Schema` class validated these fields once; scrubbing keeps their types (strings stay
       // strings) but may break a pattern, so validation is skipped. A `Data` error ignores the flag.
       target = Reflect.construct(value.constructor, [target, true])
