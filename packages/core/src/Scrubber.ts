@@ -137,9 +137,10 @@ export const make = (secrets: Iterable<Redacted.Redacted<string> | string>): Scr
   const all = new Set<string>()
   for (const secret of secrets) all.add(typeof secret === "string" ? secret : Redacted.value(secret))
   all.delete("")
-  // Longest first: a secret that contains another is blanked whole.
-  const pattern = all.size === 0 ? undefined : new RegExp(
-    Array.from(all).sort((a, b) => b.length - a.length).map((secret) =>
+  // Longest first: a secret that contains another is blanked whole. No secret: a pattern that
+  // never matches.
+  const pattern = new RegExp(
+    [...all].sort((a, b) => b.length - a.length).map((secret) =>
       Array.from(secret, (char) =>
         `(?:${
           [
@@ -150,11 +151,11 @@ export const make = (secrets: Iterable<Redacted.Redacted<string> | string>): Scr
         }|${Array.from(new TextEncoder().encode(char), (byte) => `%${hex(byte, 2)}`).join("")}|${
           char.replace(/[^]/g, (unit) => `\\\\u${hex(unit.charCodeAt(0), 4)}`)
         })`).join("")
-    ).join("|"),
+    ).join("|") || "(?!)",
     "g"
   )
   const text = (input: string): string =>
-    (pattern === undefined ? input : input.replace(pattern, placeholder)).replace(
+    input.replace(pattern, placeholder).replace(
       sensitiveParameter,
       `$1$2=${placeholder}`
     )

@@ -101,13 +101,15 @@ export type SessionError = PasswordError | ApiKeyError
  */
 export type Service<E = SessionError> = SessionClient.Authenticated<E>
 
+const tagPrefix = "@effect-auth/occam/"
+
 /**
  * An Occam session of either kind: what every layer of this module provides.
  *
  * @since 0.1.0
  * @category tags
  */
-export class OccamSession extends Context.Tag("@effect-auth/occam/OccamSession")<OccamSession, Service>() {}
+export class OccamSession extends Context.Tag(`${tagPrefix}OccamSession`)<OccamSession, Service>() {}
 
 /**
  * A password session, with its exact error type: provided by `layer` given a username and password.
@@ -115,7 +117,7 @@ export class OccamSession extends Context.Tag("@effect-auth/occam/OccamSession")
  * @since 0.1.0
  * @category tags
  */
-export class OccamPasswordSession extends Context.Tag("@effect-auth/occam/OccamPasswordSession")<
+export class OccamPasswordSession extends Context.Tag(`${tagPrefix}OccamPasswordSession`)<
   OccamPasswordSession,
   Service<PasswordError>
 >() {}
@@ -126,7 +128,7 @@ export class OccamPasswordSession extends Context.Tag("@effect-auth/occam/OccamP
  * @since 0.1.0
  * @category tags
  */
-export class OccamApiKeySession extends Context.Tag("@effect-auth/occam/OccamApiKeySession")<
+export class OccamApiKeySession extends Context.Tag(`${tagPrefix}OccamApiKeySession`)<
   OccamApiKeySession,
   Service<ApiKeyError>
 >() {}
