@@ -18,24 +18,37 @@
  */
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import { baseUrlProblem } from "./internal/baseUrl.js"
 
-/** A value that is not there: unset, or only whitespace (an exported empty variable). */
-const isBlank = (value: string): boolean => value.trim() === ""
+/** A `MissingData` (or, `invalid`, an `InvalidData`) at `name`, as the failure of a check. */
+const failure = <A>(name: string, message: string, invalid?: boolean): Either.Either<A, ConfigError.ConfigError> =>
+  Either.left((invalid ? ConfigError.InvalidData : ConfigError.MissingData)([name], message))
 
-/** Whether a variable is set; its value is read only for that and never kept. */
-const isSet = (name: string): Config.Config<boolean> =>
-  Config.map(Config.option(Config.string(name)), Option.exists((value) => !isBlank(value)))
+/**
+ * The variable `name`, unset or blank (an exported empty variable) being `onMissing`, any other
+ * value `onValue`'s: the one reader every constructor below shares.
+ */
+const variable = <A>(
+  name: string,
+  onValue: (value: string) => Either.Either<A, ConfigError.ConfigError>,
+  onMissing: () => Either.Either<A, ConfigError.ConfigError> = () => failure(name, `${name} is not set`)
+): Config.Config<A> =>
+  Config.mapOrFail(
+    Config.option(Config.string(name)),
+    (value) => Option.isSome(value) && value.value.trim() !== "" ? onValue(value.value) : onMissing()
+  )
 
-const list = (names: ReadonlyArray<string>): string =>
-  names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`
+/** Names as a sentence: `A`, `A and B`, `A, B and C`. */
+const list = (names: ReadonlyArray<string>): string => names.join(", ").replace(/, (?=[^,]*$)/, " and ")
 
-const verb = (names: ReadonlyArray<string>): string => names.length === 1 ? "is" : "are"
+const isAre = (names: ReadonlyArray<string>): string => `${list(names)} ${names.length === 1 ? "is" : "are"}`
+
+/** The alternatives a user may set: `A, or B and C`. */
+const alternatives = (sets: ReadonlyArray<ReadonlyArray<string>>): string => `set ${sets.map(list).join(", or ")}`
 
 /**
  * A base URL from the variable `name`: unset or blank gives `options.default`, or, without one, a
@@ -49,21 +62,18 @@ export const baseUrl = (
   name: string,
   options: { readonly default?: string | undefined; readonly hint?: string | undefined } = {}
 ): Config.Config<string> =>
-  Config.option(Config.string(name)).pipe(
-    Config.mapOrFail((value) => {
-      const given = Option.filter(value, (url) => !isBlank(url))
-      if (Option.isNone(given)) {
-        return options.default !== undefined
-          ? Either.right(options.default)
-          : Either.left(
-            ConfigError.MissingData([name], `${name} is required${options.hint ? `: ${options.hint}` : ""}`)
-          )
-      }
-      const problem = baseUrlProblem(given.value)
+  variable(
+    name,
+    (url) => {
+      const problem = baseUrlProblem(url)
       return problem === undefined
-        ? Either.right(given.value)
-        : Either.left(ConfigError.InvalidData([name], `${name} is not a usable base URL: ${problem}`))
-    })
+        ? Either.right(url)
+        : failure(name, `${name} is not a usable base URL: ${problem}`, true)
+    },
+    () =>
+      options.default !== undefined
+        ? Either.right(options.default)
+        : failure(name, `${name} is required${options.hint ? `: ${options.hint}` : ""}`)
   )
 
 /**
@@ -74,14 +84,7 @@ export const baseUrl = (
  * @category constructors
  */
 export const secret = (name: string): Config.Config<Redacted.Redacted<string>> =>
-  Config.option(Config.string(name)).pipe(
-    Config.mapOrFail((value) =>
-      Option.match(Option.filter(value, (secret) => !isBlank(secret)), {
-        onNone: () => Either.left(ConfigError.MissingData([name], `${name} is not set`)),
-        onSome: (secret) => Either.right(Redacted.make(secret))
-      })
-    )
-  )
+  variable(name, (value) => Either.right(Redacted.make(value)))
 
 /**
  * A plain (not secret) value from the variable `name`; blank counts as not set.
@@ -89,15 +92,7 @@ export const secret = (name: string): Config.Config<Redacted.Redacted<string>> =
  * @since 0.1.0
  * @category constructors
  */
-export const string = (name: string): Config.Config<string> =>
-  Config.option(Config.string(name)).pipe(
-    Config.mapOrFail((value) =>
-      Option.match(Option.filter(value, (text) => !isBlank(text)), {
-        onNone: () => Either.left(ConfigError.MissingData([name], `${name} is not set`)),
-        onSome: Either.right
-      })
-    )
-  )
+export const string = (name: string): Config.Config<string> => variable(name, Either.right)
 
 /**
  * What `choose` decides from.
@@ -119,27 +114,6 @@ export interface Sets {
   readonly hint?: string | undefined
 }
 
-const partial = (options: Sets, present: ReadonlyArray<string>): ConfigError.ConfigError => {
-  // The nearest set lacks the fewest variables; on a tie, the one with more of its variables set
-  // is the one the user was filling in (a username without a password is not an API key).
-  const lacking = options.sets.map((set) => ({
-    missing: set.filter((name) => !present.includes(name)),
-    set: set.length
-  }))
-  const { missing } = lacking.reduce((best, next) =>
-    next.missing.length < best.missing.length ||
-      (next.missing.length === best.missing.length && next.set > best.set)
-      ? next
-      : best
-  )
-  const alternatives = options.sets.map(list).join(", or ")
-  return ConfigError.MissingData(
-    [missing[0] ?? ""],
-    `${options.provider}: ${list(present)} ${verb(present)} set but ${list(missing)} ${verb(missing)} missing; ` +
-      `set ${alternatives}${options.hint === undefined ? "" : `; ${options.hint}`}`
-  )
-}
-
 /**
  * Which complete set of credential variables is configured: `None` when no variable of any set
  * (nor a related one) is set, the index of the first complete set otherwise. Any other mix fails
@@ -153,13 +127,27 @@ const partial = (options: Sets, present: ReadonlyArray<string>): ConfigError.Con
  */
 export const choose = (options: Sets): Config.Config<Option.Option<number>> => {
   const names = [...new Set([...options.sets.flat(), ...(options.related ?? [])])]
-  return Config.all(names.map(isSet)).pipe(
-    Config.mapOrFail((flags) => {
+  return Config.mapOrFail(
+    // Whether each variable is set; its value is never kept.
+    Config.all(names.map((name) => variable(name, () => Either.right(true), () => Either.right(false)))),
+    (flags) => {
       const present = names.filter((_, index) => flags[index])
-      if (present.length === 0) return Either.right(Option.none())
-      const complete = options.sets.findIndex((set) => set.every((name) => present.includes(name)))
-      return complete >= 0 ? Either.right(Option.some(complete)) : Either.left(partial(options, present))
-    })
+      const lacking = options.sets.map((set) => set.filter((name) => !present.includes(name)))
+      const complete = lacking.findIndex((missing) => missing.length === 0)
+      if (present.length === 0 || complete >= 0) {
+        return Either.right(present.length === 0 ? Option.none() : Option.some(complete))
+      }
+      // The nearest set lacks the fewest variables; on a tie, the one with more of its variables
+      // set is the one the user was filling in (a username without a password is not an API key).
+      const distance = (index: number) => lacking[index].length * 1e3 - options.sets[index].length
+      const missing = lacking[lacking.reduce((best, _, index) => distance(index) < distance(best) ? index : best, 0)]
+      return failure(
+        missing[0],
+        `${options.provider}: ${isAre(present)} set but ${isAre(missing)} missing; ${alternatives(options.sets)}${
+          options.hint === undefined ? "" : `; ${options.hint}`
+        }`
+      )
+    }
   )
 }
 
@@ -185,11 +173,12 @@ export const optionalCredentials = <A>(options: {
   readonly provider: string
   readonly sets: ReadonlyArray<CredentialSet<A>>
 }): Config.Config<Option.Option<A>> =>
-  Config.all([
-    choose({ provider: options.provider, sets: options.sets.map((set) => set.variables) }),
-    Config.all(options.sets.map((set) => Config.option(set.config)))
-  ]).pipe(
-    Config.map(([chosen, values]) => Option.flatMap(chosen, (index) => values[index] ?? Option.none()))
+  Config.map(
+    Config.all([
+      choose({ provider: options.provider, sets: options.sets.map((set) => set.variables) }),
+      Config.all(options.sets.map((set) => Config.option(set.config)))
+    ]),
+    ([chosen, values]) => Option.flatMap(chosen, (index) => values[index])
   )
 
 /**
@@ -203,17 +192,16 @@ export const credentials = <A>(options: {
   readonly provider: string
   readonly sets: ReadonlyArray<CredentialSet<A>>
 }): Config.Config<A> =>
-  optionalCredentials(options).pipe(
-    Config.mapOrFail(Option.match({
-      onNone: () =>
-        Either.left(ConfigError.MissingData(
+  Config.mapOrFail(
+    optionalCredentials(options),
+    (credentials) =>
+      Either.fromOption(credentials, () =>
+        ConfigError.MissingData(
           [options.sets[0]?.variables[0] ?? ""],
-          `${options.provider}: no credentials are configured; set ${
-            options.sets.map((set) => list(set.variables)).join(", or ")
+          `${options.provider}: no credentials are configured; ${
+            alternatives(options.sets.map((set) => set.variables))
           }`
-        )),
-      onSome: Either.right
-    }))
+        ))
   )
 
 /**
@@ -231,11 +219,12 @@ export const requireCredentials = <C>(
   expected: string,
   isValid: (credentials: C) => boolean
 ): Effect.Effect<C, ConfigError.ConfigError> =>
-  Predicate.isNullable(credentials)
-    ? Effect.fail(ConfigError.MissingData(["credentials"], `${provider}: the session needs credentials: ${expected}`))
+  // An `Either` is an `Effect` that needs nothing.
+  credentials == null
+    ? failure("credentials", `${provider}: the session needs credentials: ${expected}`)
     : isValid(credentials)
-    ? Effect.succeed(credentials)
-    : Effect.fail(ConfigError.InvalidData(["credentials"], `${provider}: the credentials must be ${expected}`))
+    ? Either.right(credentials)
+    : failure("credentials", `${provider}: the credentials must be ${expected}`, true)
 
 /**
  * Whether `value` is an object whose `fields` are all non-empty strings or `Redacted` values:
@@ -245,8 +234,8 @@ export const requireCredentials = <C>(
  * @category predicates
  */
 export const hasFields = (value: unknown, fields: ReadonlyArray<string>): boolean =>
-  Predicate.isObject(value) &&
+  typeof value === "object" && value !== null &&
   fields.every((field) => {
-    const held: unknown = Predicate.hasProperty(value, field) ? value[field] : undefined
-    return Redacted.isRedacted(held) || (Predicate.isString(held) && held !== "")
+    const held: unknown = Reflect.get(value, field)
+    return Redacted.isRedacted(held) || (typeof held === "string" && held !== "")
   })

@@ -19,11 +19,8 @@
  */
 import * as Headers from "@effect/platform/Headers"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
-import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
@@ -45,25 +42,16 @@ export const placeholder = "<redacted>"
 export const sensitiveName: RegExp = /token|secret|key|passw|session|code|cookie|auth|credential|signature/i
 
 /**
- * The header names no span may record a value of: the platform's defaults, the headers that carry
- * a code or a token in a provider's answer (`location`, `set-cookie`), Cal.com's client-secret
- * header, and any name matching `sensitiveName`. `Endpoint` sets them on
- * `Headers.currentRedactedNames` around every request; `withRedactedHeaders` does so for any
- * other effect (an authenticated client's calls).
+ * The header names no span may record a value of: `location` (a provider's redirect carries a
+ * code in it), Cal.com's client-secret header, and any name matching `sensitiveName`, which
+ * covers the platform's defaults (`authorization`, `cookie`, `set-cookie`, `x-api-key`) and
+ * `proxy-authorization`. `Endpoint` sets them on `Headers.currentRedactedNames` around every
+ * request; `withRedactedHeaders` does so for any other effect (an authenticated client's calls).
  *
  * @since 0.1.0
  * @category constants
  */
-export const redactedHeaderNames: ReadonlyArray<string | RegExp> = [
-  "authorization",
-  "proxy-authorization",
-  "cookie",
-  "set-cookie",
-  "location",
-  "x-api-key",
-  "x-cal-secret-key",
-  sensitiveName
-]
+export const redactedHeaderNames: ReadonlyArray<string | RegExp> = ["location", "x-cal-secret-key", sensitiveName]
 
 /**
  * Runs `effect` with `redactedHeaderNames` added to `Headers.currentRedactedNames`, so the
@@ -78,37 +66,35 @@ export const withRedactedHeaders = <A, E, R>(effect: Effect.Effect<A, E, R>): Ef
 // The names in effect rarely change: the extended list is built once for each list seen last.
 let namesIn: ReadonlyArray<string | RegExp> | undefined
 let namesOut: ReadonlyArray<string | RegExp> = redactedHeaderNames
-const withRedactedNames = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> => {
-  if (names !== namesIn) {
-    namesIn = names
-    namesOut = Arr.appendAll(names, redactedHeaderNames)
-  }
-  return namesOut
-}
+const withRedactedNames = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> =>
+  names === namesIn ? namesOut : (namesOut = [...(namesIn = names), ...redactedHeaderNames])
 
 /**
- * Every spelling of `secret` this module scrubs, longest first.
+ * The usual spellings of `secret`, longest first: raw; as `encodeURIComponent`, an HTML form
+ * and `encodeURI` write it; JSON-escaped, also with `\/` and with non-ASCII as `\uXXXX`; and
+ * HTML-escaped. `make` scrubs each of them, and more: see `make`.
  *
  * @since 0.1.0
  * @category spellings
  */
 export const spellings = (secret: string): ReadonlyArray<string> => {
-  if (secret.length === 0) return []
+  if (secret === "") return []
   const json = JSON.stringify(secret).slice(1, -1)
-  const jsonSlash = json.replace(/\//g, "\\/")
-  const forms = new Set<string>([
-    secret,
-    encodeURIComponent(secret),
-    formEncode(secret),
-    encodeURI(secret),
-    json,
-    jsonSlash,
-    asciiEscape(json),
-    asciiEscape(jsonSlash),
-    htmlEscape(secret),
-    htmlEscape(secret).replace(/&#39;/g, "&#x27;")
-  ])
-  return Array.from(forms).sort((a, b) => b.length - a.length)
+  const html = secret.replace(/[&<>"']/g, (char) => `&${htmlEntities[char]};`)
+  return [
+    ...new Set([
+      secret,
+      encodeURIComponent(secret),
+      new URLSearchParams([["", secret]]).toString().slice(1),
+      encodeURI(secret),
+      html,
+      html.replace(/&#39;/g, "&#x27;"),
+      ...[json, json.replace(/\//g, "\\/")].flatMap((spelling) => [
+        spelling,
+        spelling.replace(/[\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`)
+      ])
+    ])
+  ].sort((a, b) => b.length - a.length)
 }
 
 /**
@@ -137,36 +123,61 @@ export interface Scrubber {
 /**
  * A scrubber for the given secrets (empty ones are ignored).
  *
+ * A secret is matched character by character, each character in any of the spellings a server
+ * may echo it in, so every one of `spellings` is scrubbed, and so is any mixture: raw;
+ * percent-encoded as UTF-8 with upper- or lower-case hex (which covers `encodeURIComponent`,
+ * `encodeURI` and an `application/x-www-form-urlencoded` body, with space as `+`); JSON-escaped
+ * (`\"`, `\\`, `\/`, `\n`, and `\uXXXX` for any character, in either case); and HTML-escaped
+ * (`&amp;`, `&lt;`, `&gt;`, `&quot;`, `&#39;`, `&#x27;`).
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (secrets: Iterable<Redacted.Redacted<string> | string>): Scrubber => {
   const all = new Set<string>()
-  for (const secret of secrets) {
-    for (const spelling of spellings(Predicate.isString(secret) ? secret : Redacted.value(secret))) all.add(spelling)
-  }
-  const pattern = all.size === 0 ? undefined : new RegExp(
-    Array.from(all).sort((a, b) => b.length - a.length).map(toPattern).join("|"),
+  for (const secret of secrets) all.add(typeof secret === "string" ? secret : Redacted.value(secret))
+  all.delete("")
+  // Longest first: a secret that contains another is blanked whole. No secret: a pattern that
+  // never matches.
+  const pattern = new RegExp(
+    [...all].sort((a, b) => b.length - a.length).map((secret) =>
+      Array.from(secret, (char) =>
+        `(?:${
+          [
+            char,
+            JSON.stringify(char).slice(1, -1),
+            ...(extraSpellings[char] ?? [])
+          ].map((spelling) => spelling.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|")
+        }|${Array.from(new TextEncoder().encode(char), (byte) => `%${hex(byte, 2)}`).join("")}|${
+          char.replace(/[^]/g, (unit) => `\\\\u${hex(unit.charCodeAt(0), 4)}`)
+        })`).join("")
+    ).join("|") || "(?!)",
     "g"
   )
-  const text = (input: string): string => {
-    const scrubbed = pattern === undefined ? input : input.replace(pattern, placeholder)
-    return scrubbed.replace(sensitiveParameter, (_, prefix: string, name: string) => `${prefix}${name}=${placeholder}`)
-  }
+  const text = (input: string): string =>
+    input.replace(pattern, placeholder).replace(
+      sensitiveParameter,
+      `$1$2=${placeholder}`
+    )
   const value = <A>(input: A): A => scrubValue(input, text)
-  const body = (input: string): string => {
-    const parsed = parseJson(input)
-    return Either.isRight(parsed) ? JSON.stringify(scrubValue(parsed.right, text)) : text(input)
+  return {
+    text,
+    value,
+    body: (input) => {
+      try {
+        return JSON.stringify(value(JSON.parse(input)))
+      } catch {
+        return text(input)
+      }
+    }
   }
-  return { text, value, body }
 }
 
 /**
  * A scrubber for one request: the `secrets` given, plus every secret the request carries
- * itself: the values of headers whose name is sensitive (`authorization` whole and its
- * credential, a Basic credential's base64 and its decoded `user:password` and password,
- * `cookie` whole and each cookie's value), and the values of query parameters and of form or
- * JSON body fields whose name is sensitive.
+ * itself: the values of headers, query parameters and form or JSON body fields whose name is
+ * sensitive, and their parts: a credential after its scheme (`Bearer <token>`), a Basic
+ * credential's decoded `user:password` and password, and each cookie's value.
  *
  * @since 0.1.0
  * @category constructors
@@ -176,34 +187,40 @@ export const fromRequest = (
   secrets: ReadonlyArray<Redacted.Redacted<string>> = []
 ): Scrubber => {
   const found: Array<Redacted.Redacted<string> | string> = [...secrets]
-  // A part of a header (a cookie's value, a credential) shorter than this is no secret worth
+  // A part of a value (a cookie's value, a credential) shorter than this is no secret worth
   // blanking everywhere it happens to occur, such as `1` in `flag=1`.
-  const part = (value: string) => {
-    if (value.length >= minimumPartLength) found.push(value)
-  }
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (!isRedactedHeader(name)) continue
-    found.push(value)
-    const credential = /^\s*(\S+)\s+(\S+)\s*$/.exec(value)
-    if (credential !== null) {
-      part(credential[2])
-      if (credential[1].toLowerCase() === "basic") {
-        const decoded = Either.getOrUndefined(Encoding.decodeBase64String(credential[2]))
-        if (decoded !== undefined) {
-          part(decoded)
-          const colon = decoded.indexOf(":")
-          if (colon >= 0) part(decoded.slice(colon + 1))
+  const part = (value = "") => value.length >= 4 && found.push(value)
+  // The fields of `entries` whose name is sensitive, to a depth of 8 for a JSON body.
+  const fields = (entries: Iterable<readonly [string, unknown]>, depth: number): void => {
+    for (const [name, value] of entries) {
+      if (typeof value === "string") {
+        if (sensitiveName.test(name)) {
+          found.push(value)
+          const [, scheme = "", credential] = /^\s*(\S+)\s+(\S+)\s*$/.exec(value) ?? []
+          part(credential)
+          const decoded = /^basic$/i.test(scheme) ? Encoding.decodeBase64String(credential!) : undefined
+          if (decoded?._tag === "Right") {
+            part(decoded.right)
+            part(decoded.right.slice(decoded.right.indexOf(":") + 1))
+          }
+          for (const pair of value.split(";")) part(pair.slice(pair.indexOf("=") + 1).trim())
         }
+      } else if (depth < 8 && typeof value === "object" && value !== null) {
+        fields(Object.entries(value), depth + 1)
       }
     }
-    if (name.toLowerCase() === "cookie") {
-      for (const pair of value.split(";")) part(pair.slice(pair.indexOf("=") + 1).trim())
+  }
+  fields(Object.entries(request.headers), 0)
+  fields(request.urlParams, 0)
+  if (request.body._tag === "Uint8Array") {
+    // A JSON body, or else a form (whatever its content type says: an extra secret is harmless).
+    const text = new TextDecoder().decode(request.body.body)
+    try {
+      fields(Object.entries(JSON.parse(text) ?? {}), 0)
+    } catch {
+      fields(new URLSearchParams(text), 0)
     }
   }
-  for (const [name, value] of request.urlParams) {
-    if (sensitiveName.test(name)) found.push(value)
-  }
-  found.push(...bodySecrets(request))
   return make(found)
 }
 
@@ -211,12 +228,22 @@ export const fromRequest = (
 // internal
 // -----------------------------------------------------------------------------
 
-const minimumPartLength = 4
+const htmlEntities: Record<string, string> = { "&": "amp", "<": "lt", ">": "gt", "\"": "quot", "'": "#39" }
 
-const isRedactedHeader = (name: string): boolean =>
-  redactedHeaderNames.some((redacted) =>
-    Predicate.isString(redacted) ? redacted === name.toLowerCase() : redacted.test(name)
-  )
+/** The spellings of a character besides raw, JSON-escaped, percent-encoded and `\\uXXXX`. */
+const extraSpellings: Record<string, ReadonlyArray<string>> = {
+  " ": ["+"],
+  "/": ["\\/"],
+  "&": ["&amp;"],
+  "<": ["&lt;"],
+  ">": ["&gt;"],
+  "\"": ["&quot;"],
+  "'": ["&#39;", "&#x27;"]
+}
+
+/** `code` as `width` hex digits, each letter matching either case. */
+const hex = (code: number, width: number): string =>
+  code.toString(16).padStart(width, "0").replace(/[a-f]/g, (digit) => `[${digit}${digit.toUpperCase()}]`)
 
 /**
  * A parameter whose name says it is a credential, in a URL, a form or a `Location`:
@@ -224,58 +251,6 @@ const isRedactedHeader = (name: string): boolean =>
  */
 const sensitiveParameter =
   /(^|[?&#;\s"'])((?:[\w.-]*[_-])?(?:code|token|secret|key|password|passwd|session|signature))=((?:<redacted>|[^&#\s"'<>])+)/gi
-
-/** What `URLSearchParams` (an HTML form) writes for a value. */
-const formEncode = (value: string): string => new URLSearchParams([["", value]]).toString().slice(1)
-
-/** Non-ASCII UTF-16 code units as `\uXXXX` (surrogate pairs stay two escapes, as Python writes). */
-const asciiEscape = (json: string): string =>
-  json.replace(/[\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`)
-
-const htmlEscape = (value: string): string =>
-  value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(
-    /'/g,
-    "&#39;"
-  )
-
-/** A spelling as a regular expression in which every percent and `\u` escape matches either hex case. */
-const toPattern = (spelling: string): string =>
-  spelling.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")
-    .replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => `%${caseless(hex)}`)
-    .replace(/\\\\u([0-9A-Fa-f]{4})/g, (_, hex: string) => `\\\\u${caseless(hex)}`)
-
-const caseless = (hex: string): string =>
-  Array.from(hex, (digit) => /[a-f]/i.test(digit) ? `[${digit.toLowerCase()}${digit.toUpperCase()}]` : digit).join("")
-
-const parseJson = (text: string): Either.Either<unknown, void> => {
-  try {
-    return Either.right(JSON.parse(text))
-  } catch {
-    return Either.left(undefined)
-  }
-}
-
-/** The values of sensitive fields of a form or JSON body. */
-const bodySecrets = (request: HttpClientRequest.HttpClientRequest): ReadonlyArray<string> => {
-  if (request.body._tag !== "Uint8Array") return []
-  const text = new TextDecoder().decode(request.body.body)
-  const contentType = request.body.contentType.toLowerCase()
-  if (contentType.startsWith("application/x-www-form-urlencoded")) {
-    return Array.from(new URLSearchParams(text)).filter(([name]) => sensitiveName.test(name)).map(([, value]) => value)
-  }
-  if (!contentType.includes("json")) return []
-  const parsed = parseJson(text)
-  const found: Array<string> = []
-  const walk = (value: unknown, depth: number): void => {
-    if (depth > 8 || !Predicate.isObject(value)) return
-    for (const [name, item] of Object.entries(value)) {
-      if (Predicate.isString(item) && sensitiveName.test(name)) found.push(item)
-      else walk(item, depth + 1)
-    }
-  }
-  if (Either.isRight(parsed)) walk(parsed.right, 0)
-  return found
-}
 
 /**
  * Where a `Data.Error` (and so a `Schema.TaggedError`) keeps the arguments it was built from:
@@ -288,69 +263,50 @@ const dataErrorArgs = Symbol.for("effect/Data/Error/plainArgs")
  * Deeply scrubbed copy. Plain objects and arrays are copied; an instance of a `Schema` class
  * (`Schema.TaggedError`, `Schema.Class`) or a `Data` error is rebuilt by its own constructor from
  * its scrubbed fields, so it keeps its class and its message getter, and no copy of the original
- * arguments survives; its `stack`, which V8 captured with the original message, is scrubbed too.
- * `Redacted` values and functions are kept as they are.
+ * arguments survives. Any other instance (a native `Error` as a cause, say) is scrubbed in place:
+ * it has no constructor that could rebuild it from its fields. An error's own `message` and
+ * `stack`, which V8 captured with the original message, are scrubbed too. `Redacted` values and
+ * functions are kept as they are.
  */
 const scrubValue = <A>(input: A, text: (text: string) => string): A => {
   const seen = new Map<object, unknown>()
   const go = (value: unknown, depth: number): unknown => {
-    if (Predicate.isString(value)) return text(value)
-    if (!Predicate.isObject(value) || Predicate.isFunction(value) || Redacted.isRedacted(value)) return value
+    if (typeof value === "string") return text(value)
+    if (typeof value !== "object" || value === null || Redacted.isRedacted(value)) return value
     if (depth > 32) return "..."
     if (seen.has(value)) return seen.get(value)
-    if (Array.isArray(value)) {
-      const copy: Array<unknown> = []
-      seen.set(value, copy)
-      for (const item of value) copy.push(go(item, depth + 1))
-      return copy
-    }
     const prototype: unknown = Object.getPrototypeOf(value)
-    if (prototype === Object.prototype || prototype === null) {
-      const copy: Record<string, unknown> = {}
-      seen.set(value, copy)
-      for (const [key, item] of Object.entries(value)) copy[text(key)] = go(item, depth + 1)
-      return copy
+    const isArray = Array.isArray(value)
+    const plain = isArray || prototype === Object.prototype || prototype === null
+    // The fields to rebuild the instance from: a `Data` error's arguments (an object), or a
+    // `Schema` class's fields (an object too).
+    const fields: object | undefined = plain ? undefined : Reflect.get(value, dataErrorArgs) ??
+      (Schema.isSchema(value.constructor) ? Reflect.get(value.constructor, "fields") : undefined)
+    let target: object = plain ? (isArray ? [] : {}) : fields ? {} : value
+    if (!fields) seen.set(value, target)
+    for (const key of Object.keys(fields ?? value)) {
+      if (!(key in value)) continue
+      const item: unknown = Reflect.get(value, key)
+      const scrubbed = go(item, depth + 1)
+      if (target !== value || scrubbed !== item) Reflect.set(target, plain && !isArray ? text(key) : key, scrubbed)
     }
-    const constructor = value.constructor
-    const args: unknown = Reflect.get(value, dataErrorArgs)
-    const schemaFields = Schema.isSchema(constructor) && Predicate.hasProperty(constructor, "fields") &&
-        Predicate.isObject(constructor.fields)
-      ? constructor.fields
-      : undefined
-    if (Predicate.isRecord(args) || schemaFields !== undefined) {
-      const fields: Record<string, unknown> = {}
-      for (const key of Object.keys(Predicate.isRecord(args) ? args : schemaFields ?? {})) {
-        if (Predicate.hasProperty(value, key)) fields[key] = go(value[key], depth + 1)
-      }
+    if (fields) {
       // A `Schema` class validated these fields once; scrubbing keeps their types (strings stay
       // strings) but may break a pattern, so validation is skipped. A `Data` error ignores the flag.
-      const copy: unknown = Reflect.construct(constructor, [fields, true])
-      seen.set(value, copy)
-      scrubErrorText(value, copy, text)
-      return copy
+      target = Reflect.construct(value.constructor, [target, true])
+      seen.set(value, target)
     }
-    // Any other instance (a native `Error` as a cause, say) is scrubbed in place: it has no
-    // constructor that could rebuild it from its fields.
-    seen.set(value, value)
-    for (const [key, item] of Object.entries(value)) {
-      const scrubbed = go(item, depth + 1)
-      if (scrubbed !== item) Reflect.set(value, key, scrubbed)
+    if (value instanceof Error) {
+      for (const key of ["message", "stack"]) {
+        const descriptor = Object.getOwnPropertyDescriptor(value, key)
+        if (descriptor?.writable && typeof descriptor.value === "string") {
+          Object.defineProperty(target, key, { ...descriptor, value: text(descriptor.value) })
+        }
+      }
     }
-    scrubErrorText(value, value, text)
-    return value
+    return target
   }
   // The copy is built from `input` by its own constructor (or is `input` itself), key by key,
   // with strings replaced by strings: it has the type of `input`.
   return go(input, 0) as A
-}
-
-/** An error's own `message` and `stack` (both captured at construction) onto `target`. */
-const scrubErrorText = (source: object, target: unknown, text: (text: string) => string): void => {
-  if (!(source instanceof Error) || !Predicate.isObject(target)) return
-  for (const key of ["message", "stack"]) {
-    const descriptor = Object.getOwnPropertyDescriptor(source, key)
-    if (descriptor !== undefined && Predicate.isString(descriptor.value) && descriptor.writable === true) {
-      Object.defineProperty(target, key, { ...descriptor, value: text(descriptor.value) })
-    }
-  }
 }

@@ -9,10 +9,8 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as AuthSession from "./AuthSession.js"
@@ -37,7 +35,7 @@ export class ForeignOrigin extends Schema.TaggedError<ForeignOrigin>("@effect-au
   }
 ) {
   override get message(): string {
-    return `refused to send the session's token to ${this.requested}: the client only sends to ${this.expected}`
+    return `token not sent to ${this.requested}: the client sends only to ${this.expected}`
   }
 }
 
@@ -90,19 +88,15 @@ export interface Options {
   readonly isExpired?: ((response: HttpClientResponse.HttpClientResponse) => boolean) | undefined
 }
 
-/** The most of a rejected body read before the retry, and the longest wait for it. */
-const discardLimit = 64 * 1024
-const discardTimeout = Duration.seconds(1)
-
 /**
  * Reads a rejected body to its end so its connection goes back to the pool, but no more than
- * `discardLimit` bytes for no longer than `discardTimeout`: a 401 that drips forever must not
- * hang the caller. A body abandoned this way closes its connection instead.
+ * 64 KiB for no longer than a second: a 401 that drips forever must not hang the caller. A body
+ * abandoned this way closes its connection instead.
  */
 const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
   response.stream.pipe(
-    Stream.runFoldWhile(0, (read) => read <= discardLimit, (read, chunk) => read + chunk.length),
-    Effect.timeout(discardTimeout),
+    Stream.runFoldWhile(0, (read) => read <= 65536, (read, chunk) => read + chunk.length),
+    Effect.timeout(1000),
     Effect.ignore
   )
 
@@ -132,34 +126,34 @@ export const withSession: {
     options?: Options
   ): HttpClient.HttpClient.With<E2 | E | AuthSession.SessionClosed, R>
 } = dual(
-  (args) => Predicate.hasProperty(args[0], HttpClient.TypeId),
+  (args) => HttpClient.TypeId in args[0],
   <E2, R, E>(
     client: HttpClient.HttpClient.With<E2, R>,
     session: AuthSession.AuthSession<E, unknown>,
     options?: Options
   ): HttpClient.HttpClient.With<E2 | E | AuthSession.SessionClosed, R> => {
     const isExpired = options?.isExpired
-    const rejected = (response: HttpClientResponse.HttpClientResponse) =>
-      response.status === 401 || (isExpired !== undefined && isExpired(response))
-    const send = (request: HttpClientRequest.HttpClientRequest) =>
+    // The session's token for this attempt; when the response rejects it (and `retry`), the
+    // session is told that exactly this token is dead, and the request goes once more.
+    const send = (
+      request: HttpClientRequest.HttpClientRequest,
+      retry: boolean
+    ): Effect.Effect<HttpClientResponse.HttpClientResponse, E2 | E | AuthSession.SessionClosed, R> =>
       Effect.flatMap(session.token, (tokens) =>
-        Effect.map(
+        Effect.flatMap(
           client.execute(HttpClientRequest.bearerToken(request, tokens.accessToken)),
-          (response) => [tokens, response] as const
+          (response) =>
+            retry && (response.status === 401 || isExpired?.(response))
+              ? discard(response).pipe(
+                Effect.zipRight(session.invalidate(tokens)),
+                Effect.zipRight(send(request, false))
+              )
+              : Effect.succeed(response)
         ))
     return HttpClient.makeWith<never, never, E2 | E | AuthSession.SessionClosed, R>(
-      Effect.flatMap((request) =>
-        // Spans of these calls record credential headers (ours, and what the API answers with,
-        // such as a `Location` carrying a code) as `<redacted>`.
-        Scrubber.withRedactedHeaders(Effect.flatMap(send(request), ([sent, response]) =>
-          rejected(response)
-            ? Effect.all([
-              discard(response),
-              session.invalidate(sent),
-              Effect.map(send(request), ([, retried]) => retried)
-            ]).pipe(Effect.map(([, , retried]) => retried))
-            : Effect.succeed(response)))
-      ),
+      // Spans of these calls record credential headers (ours, and what the API answers with,
+      // such as a `Location` carrying a code) as `<redacted>`.
+      Effect.flatMap((request) => Scrubber.withRedactedHeaders(send(request, true))),
       Effect.succeed
     )
   }
@@ -171,25 +165,6 @@ const originOf = (url: string): string | undefined => {
     return new URL(url).origin
   } catch {
     return undefined
-  }
-}
-
-/**
- * Binds requests to `baseUrl`: a relative URL is appended to it, an absolute one on its origin
- * passes, and any other is refused. The check runs before the session is asked for a token, so a
- * refused request neither carries nor costs one.
- */
-const bindTo = (baseUrl: string) => {
-  const expected = originOf(baseUrl) ?? baseUrl
-  return (
-    request: HttpClientRequest.HttpClientRequest
-  ): Effect.Effect<HttpClientRequest.HttpClientRequest, ForeignOrigin> => {
-    const requested = originOf(request.url)
-    return requested === undefined
-      ? Effect.succeed(HttpClientRequest.prependUrl(request, baseUrl))
-      : requested === expected
-      ? Effect.succeed(request)
-      : Effect.fail(new ForeignOrigin({ expected, requested }))
   }
 }
 
@@ -207,11 +182,20 @@ export const make = <E>(
   session: AuthSession.AuthSession<E, unknown>,
   options: Options & { readonly baseUrl: string }
 ): Effect.Effect<HttpClient.HttpClient.With<ClientError<E>>, never, HttpClient.HttpClient> =>
-  Effect.map(HttpClient.HttpClient, (client) =>
-    client.pipe(
+  Effect.map(HttpClient.HttpClient, (client) => {
+    const expected = originOf(options.baseUrl) ?? options.baseUrl
+    return client.pipe(
       withSession(session, options),
-      HttpClient.mapRequestInputEffect(bindTo(options.baseUrl))
-    ))
+      // Runs before the session is asked for a token, so a refused request neither carries nor
+      // costs one.
+      HttpClient.mapRequestInputEffect((request) => {
+        const requested = originOf(request.url)
+        return requested === undefined || requested === expected
+          ? Effect.succeed(requested ? request : HttpClientRequest.prependUrl(request, options.baseUrl))
+          : Effect.fail(new ForeignOrigin({ expected, requested }))
+      })
+    )
+  })
 
 /**
  * `make`, paired with its session: the service every provider session layer provides.

@@ -185,6 +185,33 @@ describe("Scrubber", () => {
     assert.strictEqual(fromRequest.text(`${basic} and ${password}`), "<redacted> and <redacted>")
   })
 
+  it("scrubs every one of `spellings`, and a mixture of them, character by character", () => {
+    const scrubber = Scrubber.make([password])
+    for (const spelling of Scrubber.spellings(password)) {
+      assert.strictEqual(scrubber.text(`[${spelling}]`), "[<redacted>]", spelling)
+    }
+    // Half raw, half percent-encoded in lower case, with one character as a JSON `\u` escape.
+    const half = Math.floor(password.length / 2)
+    const mixed = password.slice(0, half).replace("c", "\\u0063") +
+      encodeURIComponent(password.slice(half)).toLowerCase()
+    assert.strictEqual(scrubber.text(`<${mixed}>`), "<<redacted>>")
+    assert.strictEqual(scrubber.text("correct horse"), "correct horse")
+  })
+
+  it("finds the secrets of a request's sensitive headers, query parameters and body fields", () => {
+    const request = HttpClientRequest.post("/").pipe(
+      HttpClientRequest.setHeader("authorization", "Bearer t0ken-abc"),
+      HttpClientRequest.setHeader("cookie", "sid=c00kie-1; theme=ok"),
+      HttpClientRequest.setUrlParam("api_key", "k3y-in-query"),
+      HttpClientRequest.bodyUnsafeJson({ user: { name: "ada", refresh_token: "r3fresh-nested" } })
+    )
+    const scrubber = Scrubber.fromRequest(request)
+    assert.strictEqual(
+      scrubber.text("t0ken-abc c00kie-1 ok k3y-in-query r3fresh-nested ada Bearer"),
+      "<redacted> <redacted> ok <redacted> <redacted> ada Bearer"
+    )
+  })
+
   it("rebuilds Schema and Data errors, so no copy of the original arguments survives in JSON or the stack", () => {
     class DataError extends Data.TaggedError("DataError")<{ readonly message: string; readonly list: Array<string> }> {}
     const scrubber = Scrubber.make([Redacted.make(password)])

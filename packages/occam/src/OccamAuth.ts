@@ -12,6 +12,7 @@
 import type * as AuthError from "@effect-auth/core/AuthError"
 import * as Endpoint from "@effect-auth/core/Endpoint"
 import * as ProviderConfig from "@effect-auth/core/ProviderConfig"
+import type * as RetryPolicy from "@effect-auth/core/RetryPolicy"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -20,7 +21,6 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as OccamError from "./OccamError.js"
@@ -124,52 +124,32 @@ export class OccamAuth extends Context.Tag("@effect-auth/occam/OccamAuth")<Occam
 
 const Token = Schema.Redacted(Schema.NonEmptyString)
 
-/** `AccessAndRefreshTokenResponse`: `token_type` defaults to "Bearer" on the server. */
-const AccessAndRefreshTokenResponse = Schema.Struct({
-  token_type: Schema.optional(Schema.String),
-  access_token: Token,
-  expires_at: Schema.Number,
-  refresh_token: Token,
-  refresh_token_expires_at: Schema.Number
-})
-
-/** `AccessTokenResponse`, the answer to an API key. */
+/** `AccessTokenResponse`, the answer to an API key: `token_type` defaults to "Bearer" on the server. */
 const AccessTokenResponse = Schema.Struct({
   token_type: Schema.optional(Schema.String),
   access_token: Token,
   expires_at: Schema.Number
 })
 
-/** FastAPI's `HTTPException` body. */
-const HttpExceptionBody = Schema.parseJson(Schema.Struct({ detail: Schema.String }))
-const decodeHttpException = Schema.decodeUnknownOption(HttpExceptionBody)
-
-/** The longest `detail` an error keeps: a FastAPI message is one short sentence. */
-const maxDetailLength = 500
-
-/**
- * The `detail` of an untyped 400/404 body, when the body is FastAPI's `{"detail": "..."}`; any
- * other body (HTML from a proxy, an empty body, a structured detail) gives `undefined`, and the
- * status alone decides the error. The pipeline has already scrubbed the request's secrets.
- */
-const httpExceptionDetail = (response: Endpoint.Response): string | undefined =>
-  response.oversized ? undefined : decodeHttpException(response.body).pipe(
-    Option.map((body) => body.detail.slice(0, maxDetailLength)),
-    Option.getOrUndefined
-  )
-
-const validationError = (operation: string) =>
-  Endpoint.fail(
-    OccamError.HttpValidationError,
-    (body) => new OccamError.ValidationError({ operation, detail: body.detail ?? [] })
-  )
+/** `AccessAndRefreshTokenResponse`, the answer to login and refresh. */
+const AccessAndRefreshTokenResponse = Schema.Struct({
+  ...AccessTokenResponse.fields,
+  refresh_token: Token,
+  refresh_token_expires_at: Schema.Number
+})
 
 /**
- * The 200 of login and refresh: an access and refresh token pair with absolute expiries, written
- * on the server's clock and moved onto ours.
+ * The 200 of every operation: a token (and for login and refresh a refresh token) with absolute
+ * expiries, written on the server's clock and moved onto ours.
  */
-const tokenPair = (scope: string | undefined) =>
-  Endpoint.decode(AccessAndRefreshTokenResponse, (body, response) =>
+const tokens = <
+  A extends typeof AccessTokenResponse.Type & {
+    readonly refresh_token?: Redacted.Redacted<string>
+    readonly refresh_token_expires_at?: number
+  },
+  I
+>(schema: Schema.Schema<A, I>, scope?: string) =>
+  Endpoint.decode(schema, (body, response) =>
     Effect.succeed(TokenSet.fromExpiresAt({
       accessToken: body.access_token,
       tokenType: body.token_type,
@@ -179,6 +159,36 @@ const tokenPair = (scope: string | undefined) =>
       clockOffset: response.clockOffset,
       scope
     })))
+
+/**
+ * A handler of an untyped 400 or 404: the error of that status, with the `detail` of the body
+ * when it is FastAPI's `{"detail": "..."}` (at most 500 characters: a FastAPI message is one
+ * short sentence). Any other body (HTML from a proxy, an empty body, a structured detail) gives
+ * no `detail`, and the status alone decides. The pipeline has already scrubbed the request's
+ * secrets.
+ */
+const rejected = <E>(
+  error: new(fields: { readonly operation: string; readonly detail?: string | undefined }) => E
+): Endpoint.Handler<never, E> =>
+(response) => {
+  let detail: unknown
+  try {
+    detail = response.oversized ? undefined : JSON.parse(response.body)?.detail
+  } catch {
+    // not JSON: no detail
+  }
+  return Effect.fail(
+    new error({ operation: response.operation, detail: typeof detail === "string" ? detail.slice(0, 500) : undefined })
+  )
+}
+
+/** The 422 of every operation: FastAPI's validation error list. */
+const invalid = Endpoint.fail(
+  OccamError.HttpValidationError,
+  (body, response) => new OccamError.ValidationError({ operation: response.operation, detail: body.detail ?? [] })
+)
+
+const accessTokenPath = "/auth/access-token"
 
 // -----------------------------------------------------------------------------
 // constructors
@@ -194,94 +204,55 @@ const tokenPair = (scope: string | undefined) =>
 export const make = (
   options: { readonly baseUrl?: string | undefined } = {}
 ): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.gen(function*() {
-    const baseUrl = (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, "")
-    const client = yield* Endpoint.makeClient({ baseUrl, provider })
-
-    const login = (credentials: LoginCredentials) => {
-      const operation = "occam.login"
-      const secrets = credentials.clientSecret === undefined
-        ? [credentials.password]
-        : [credentials.password, credentials.clientSecret]
-      const form: Array<readonly [string, string]> = [
-        ["grant_type", "password"],
-        ["username", credentials.username],
-        ["password", Redacted.value(credentials.password)]
-      ]
-      if (credentials.scope !== undefined) form.push(["scope", credentials.scope])
-      if (credentials.clientId !== undefined) form.push(["client_id", credentials.clientId])
-      if (credentials.clientSecret !== undefined) {
-        form.push(["client_secret", Redacted.value(credentials.clientSecret)])
-      }
-      return client.execute({
-        operation,
-        grant: "replayable",
-        request: HttpClientRequest.post("/auth/access-token").pipe(HttpClientRequest.bodyUrlParams(form)),
-        secrets,
-        responses: {
-          200: tokenPair(credentials.scope),
-          400: (response) =>
-            Effect.fail(
-              new OccamError.InvalidCredentials({ operation, detail: httpExceptionDetail(response) })
-            ),
-          422: validationError(operation)
-        }
-      })
-    }
-
-    const refresh = (refreshToken: Redacted.Redacted<string>) => {
-      const operation = "occam.refresh"
-      const secrets = [refreshToken]
-      return client.execute({
-        operation,
-        grant: "single-use",
-        request: HttpClientRequest.post("/auth/refresh-token").pipe(
-          HttpClientRequest.bodyUnsafeJson({ refresh_token: Redacted.value(refreshToken) })
+  Effect.map(Endpoint.makeClient({ baseUrl: options.baseUrl ?? defaultBaseUrl, provider }), (client): Service => {
+    // Every secret rides in a field or parameter whose name says so (`password`, `client_secret`,
+    // `refresh_token`, `key`), so `Endpoint` scrubs it without being told.
+    const call = <A, E, const R extends Endpoint.Responses>(
+      operation: string,
+      grant: RetryPolicy.Grant,
+      request: HttpClientRequest.HttpClientRequest,
+      ok: Endpoint.Handler<A, E>,
+      errors: R
+    ) => client.execute({ operation, grant, request, responses: { ...errors, 200: ok, 422: invalid } })
+    return {
+      baseUrl: client.baseUrl,
+      login: (credentials) =>
+        call(
+          "occam.login",
+          "replayable",
+          HttpClientRequest.post(accessTokenPath).pipe(HttpClientRequest.bodyUrlParams({
+            grant_type: "password",
+            username: credentials.username,
+            password: Redacted.value(credentials.password),
+            // The optional fields of the form, sent only when given (`undefined` is left out).
+            scope: credentials.scope,
+            client_id: credentials.clientId,
+            client_secret: credentials.clientSecret && Redacted.value(credentials.clientSecret)
+          })),
+          tokens(AccessAndRefreshTokenResponse, credentials.scope),
+          { 400: rejected(OccamError.InvalidCredentials) }
         ),
-        secrets,
-        responses: {
-          200: tokenPair(undefined),
-          400: (response) =>
-            Effect.fail(
-              new OccamError.RefreshTokenExpired({ operation, detail: httpExceptionDetail(response) })
-            ),
-          404: (response) =>
-            Effect.fail(
-              new OccamError.RefreshTokenNotFound({ operation, detail: httpExceptionDetail(response) })
-            ),
-          422: validationError(operation)
-        }
-      })
-    }
-
-    const tokenFromKey = (apiKey: Redacted.Redacted<string>) => {
-      const operation = "occam.tokenFromKey"
-      const secrets = [apiKey]
-      return client.execute({
-        operation,
-        grant: "replayable",
-        // The key rides in the query string, as the API wants; `Endpoint` keeps URLs with query
-        // parameters out of the platform's spans.
-        request: HttpClientRequest.get("/auth/access-token").pipe(
-          HttpClientRequest.setUrlParam("key", Redacted.value(apiKey))
+      refresh: (refreshToken) =>
+        call(
+          "occam.refresh",
+          "single-use",
+          HttpClientRequest.post("/auth/refresh-token").pipe(
+            HttpClientRequest.bodyUnsafeJson({ refresh_token: Redacted.value(refreshToken) })
+          ),
+          tokens(AccessAndRefreshTokenResponse),
+          { 400: rejected(OccamError.RefreshTokenExpired), 404: rejected(OccamError.RefreshTokenNotFound) }
         ),
-        secrets,
-        responses: {
-          200: Endpoint.decode(AccessTokenResponse, (body, response) =>
-            Effect.succeed(TokenSet.fromExpiresAt({
-              accessToken: body.access_token,
-              tokenType: body.token_type,
-              expiresAt: body.expires_at,
-              clockOffset: response.clockOffset
-            }))),
-          400: (response) =>
-            Effect.fail(new OccamError.InvalidApiKey({ operation, detail: httpExceptionDetail(response) })),
-          422: validationError(operation)
-        }
-      })
+      tokenFromKey: (apiKey) =>
+        call(
+          "occam.tokenFromKey",
+          "replayable",
+          // The key rides in the query string, as the API wants; `Endpoint` keeps URLs with query
+          // parameters out of the platform's spans.
+          HttpClientRequest.get(accessTokenPath).pipe(HttpClientRequest.setUrlParam("key", Redacted.value(apiKey))),
+          tokens(AccessTokenResponse),
+          { 400: rejected(OccamError.InvalidApiKey) }
+        )
     }
-
-    return OccamAuth.of({ baseUrl, login, refresh, tokenFromKey })
   })
 
 /**

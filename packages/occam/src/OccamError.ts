@@ -42,8 +42,25 @@ export const HttpValidationError = Schema.Struct({
   detail: Schema.optionalWith(Schema.Array(ValidationIssue), { exact: true })
 })
 
-const detailMessage = (operation: string, fallback: string, detail: string | undefined) =>
-  `${operation}: ${detail === undefined ? fallback : detail}`
+const detailFields = { operation: Schema.String, detail: Schema.optional(Schema.String) }
+
+type DetailedClass<Self, Tag extends string> = Schema.TaggedErrorClass<
+  Self,
+  Tag,
+  { readonly _tag: Schema.tag<Tag> } & typeof detailFields
+>
+
+/**
+ * The class of an error of an untyped 400 or 404: the operation, and FastAPI's `detail` when the
+ * body had one; without it, the message is `fallback`. One factory serves the four of them.
+ */
+const Detailed = <Self>() => <const Tag extends string>(tag: Tag, fallback: string): DetailedClass<Self, Tag> =>
+  // `Self` is a type parameter here, which `TaggedError` cannot tell from a missing one.
+  class extends (Schema.TaggedError<Self>(`@effect-auth/occam/${tag}`)(tag, detailFields) as DetailedClass<Self, Tag>) {
+    override get message(): string {
+      return `${this.operation}: ${this.detail ?? fallback}`
+    }
+  }
 
 /**
  * 400 from `login`: the username or password is wrong ("Invalid email or password").
@@ -51,17 +68,9 @@ const detailMessage = (operation: string, fallback: string, detail: string | und
  * @since 0.1.0
  * @category errors
  */
-export class InvalidCredentials extends Schema.TaggedError<InvalidCredentials>("@effect-auth/occam/InvalidCredentials")(
-  "InvalidCredentials",
-  {
-    operation: Schema.String,
-    detail: Schema.optional(Schema.String)
-  }
-) {
-  override get message(): string {
-    return detailMessage(this.operation, "invalid email or password", this.detail)
-  }
-}
+export class InvalidCredentials
+  extends Detailed<InvalidCredentials>()("InvalidCredentials", "invalid email or password")
+{}
 
 /**
  * 400 from `refresh`: the refresh token expired or was already used. Occam rotates refresh
@@ -70,16 +79,9 @@ export class InvalidCredentials extends Schema.TaggedError<InvalidCredentials>("
  * @since 0.1.0
  * @category errors
  */
-export class RefreshTokenExpired extends Schema.TaggedError<RefreshTokenExpired>(
-  "@effect-auth/occam/RefreshTokenExpired"
-)("RefreshTokenExpired", {
-  operation: Schema.String,
-  detail: Schema.optional(Schema.String)
-}) {
-  override get message(): string {
-    return detailMessage(this.operation, "refresh token expired or is already used", this.detail)
-  }
-}
+export class RefreshTokenExpired
+  extends Detailed<RefreshTokenExpired>()("RefreshTokenExpired", "refresh token expired or is already used")
+{}
 
 /**
  * 404 from `refresh`: the server does not know the refresh token.
@@ -87,16 +89,9 @@ export class RefreshTokenExpired extends Schema.TaggedError<RefreshTokenExpired>
  * @since 0.1.0
  * @category errors
  */
-export class RefreshTokenNotFound extends Schema.TaggedError<RefreshTokenNotFound>(
-  "@effect-auth/occam/RefreshTokenNotFound"
-)("RefreshTokenNotFound", {
-  operation: Schema.String,
-  detail: Schema.optional(Schema.String)
-}) {
-  override get message(): string {
-    return detailMessage(this.operation, "refresh token does not exist", this.detail)
-  }
-}
+export class RefreshTokenNotFound
+  extends Detailed<RefreshTokenNotFound>()("RefreshTokenNotFound", "refresh token does not exist")
+{}
 
 /**
  * 400 from `tokenFromKey`: the API key is not valid (unknown or revoked).
@@ -104,17 +99,7 @@ export class RefreshTokenNotFound extends Schema.TaggedError<RefreshTokenNotFoun
  * @since 0.1.0
  * @category errors
  */
-export class InvalidApiKey extends Schema.TaggedError<InvalidApiKey>("@effect-auth/occam/InvalidApiKey")(
-  "InvalidApiKey",
-  {
-    operation: Schema.String,
-    detail: Schema.optional(Schema.String)
-  }
-) {
-  override get message(): string {
-    return detailMessage(this.operation, "invalid API key", this.detail)
-  }
-}
+export class InvalidApiKey extends Detailed<InvalidApiKey>()("InvalidApiKey", "invalid API key") {}
 
 /**
  * 422 from any operation: FastAPI rejected the request's shape (a missing or ill-typed field).
@@ -131,8 +116,9 @@ export class ValidationError extends Schema.TaggedError<ValidationError>("@effec
   }
 ) {
   override get message(): string {
-    const issues = this.detail.map((issue) => `${issue.loc.join(".")}: ${issue.msg} (${issue.type})`)
-    return `${this.operation}: validation failed${issues.length === 0 ? "" : `: ${issues.join("; ")}`}`
+    return `${this.operation}: validation failed${
+      this.detail.map((issue, i) => `${i ? ";" : ":"} ${issue.loc.join(".")}: ${issue.msg} (${issue.type})`).join("")
+    }`
   }
 }
 
@@ -156,8 +142,7 @@ export type OccamError =
  * @category refinements
  */
 export const isOccamError = (u: unknown): u is OccamError =>
-  u instanceof InvalidCredentials || u instanceof RefreshTokenExpired || u instanceof RefreshTokenNotFound ||
-  u instanceof InvalidApiKey || u instanceof ValidationError
+  u instanceof ValidationError || isRefreshRejected(u) || u instanceof InvalidCredentials || u instanceof InvalidApiKey
 
 /**
  * The refresh failures that mean the refresh token is dead (see `isRefreshRejected`).

@@ -27,6 +27,7 @@
 import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as ProviderConfig from "@effect-auth/core/ProviderConfig"
 import * as SessionClient from "@effect-auth/core/SessionClient"
+import type * as TokenSet from "@effect-auth/core/TokenSet"
 import * as TokenStore from "@effect-auth/core/TokenStore"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
@@ -100,13 +101,15 @@ export type SessionError = PasswordError | ApiKeyError
  */
 export type Service<E = SessionError> = SessionClient.Authenticated<E>
 
+const tagPrefix = "@effect-auth/occam/"
+
 /**
  * An Occam session of either kind: what every layer of this module provides.
  *
  * @since 0.1.0
  * @category tags
  */
-export class OccamSession extends Context.Tag("@effect-auth/occam/OccamSession")<OccamSession, Service>() {}
+export class OccamSession extends Context.Tag(`${tagPrefix}OccamSession`)<OccamSession, Service>() {}
 
 /**
  * A password session, with its exact error type: provided by `layer` given a username and password.
@@ -114,7 +117,7 @@ export class OccamSession extends Context.Tag("@effect-auth/occam/OccamSession")
  * @since 0.1.0
  * @category tags
  */
-export class OccamPasswordSession extends Context.Tag("@effect-auth/occam/OccamPasswordSession")<
+export class OccamPasswordSession extends Context.Tag(`${tagPrefix}OccamPasswordSession`)<
   OccamPasswordSession,
   Service<PasswordError>
 >() {}
@@ -125,7 +128,7 @@ export class OccamPasswordSession extends Context.Tag("@effect-auth/occam/OccamP
  * @since 0.1.0
  * @category tags
  */
-export class OccamApiKeySession extends Context.Tag("@effect-auth/occam/OccamApiKeySession")<
+export class OccamApiKeySession extends Context.Tag(`${tagPrefix}OccamApiKeySession`)<
   OccamApiKeySession,
   Service<ApiKeyError>
 >() {}
@@ -142,50 +145,7 @@ export type Options<C extends Credentials = Credentials> = AuthSession.SessionOp
 
 const isApiKey = (credentials: Credentials): credentials is ApiKeyCredentials => "apiKey" in credentials
 
-const expected = "{ username, password } or { apiKey }"
-
-const checked = <C extends Credentials>(options: Options<C>): Effect.Effect<C, ConfigError.ConfigError> =>
-  ProviderConfig.requireCredentials(
-    "Occam AI",
-    options?.credentials,
-    expected,
-    (credentials: Credentials) =>
-      ProviderConfig.hasFields(credentials, ["apiKey"]) ||
-      ProviderConfig.hasFields(credentials, ["username", "password"])
-  )
-
-const makeApiKey = (
-  auth: OccamAuth.Service,
-  options: Options,
-  credentials: ApiKeyCredentials
-): Effect.Effect<Service<ApiKeyError>, never, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.flatMap(
-    AuthSession.make({
-      provider: OccamAuth.provider,
-      key: options.key ?? `occam:key:${TokenStore.fingerprint(Redacted.value(credentials.apiKey))}`,
-      // Built when it runs: a request held by every idle session would cost kilobytes each.
-      login: Effect.suspend(() => auth.tokenFromKey(credentials.apiKey)),
-      ...AuthSession.passThrough(options)
-    }),
-    (session) => SessionClient.authenticated(session, { baseUrl: auth.baseUrl })
-  )
-
-const makePassword = (
-  auth: OccamAuth.Service,
-  options: Options,
-  credentials: PasswordCredentials
-): Effect.Effect<Service<PasswordError>, never, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.flatMap(
-    AuthSession.make({
-      provider: OccamAuth.provider,
-      key: options.key ?? `occam:${credentials.username}`,
-      login: Effect.suspend(() => auth.login(credentials)),
-      refresh: auth.refresh,
-      isRefreshRejected: OccamError.isRefreshRejected,
-      ...AuthSession.passThrough(options)
-    }),
-    (session) => SessionClient.authenticated(session, { baseUrl: auth.baseUrl })
-  )
+const providerName = "Occam AI"
 
 /**
  * Builds the session and the client over the `OccamAuth` and `HttpClient` in context. The session
@@ -216,11 +176,31 @@ export function make(
   options: Options
 ): Effect.Effect<Service, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient | Scope.Scope> {
   return Effect.gen(function*() {
-    const credentials = yield* checked(options)
+    const credentials = yield* ProviderConfig.requireCredentials(
+      providerName,
+      options?.credentials,
+      "{ username, password } or { apiKey }",
+      (credentials: Credentials) =>
+        ProviderConfig.hasFields(credentials, ["apiKey"]) ||
+        ProviderConfig.hasFields(credentials, ["username", "password"])
+    )
     const auth = yield* OccamAuth.OccamAuth
-    return isApiKey(credentials)
-      ? yield* makeApiKey(auth, options, credentials)
-      : yield* makePassword(auth, options, credentials)
+    // An API-key session has no refresh token: it exchanges the key again. Its error type is
+    // `ApiKeyError` (see the signatures above), since `refresh` is never called.
+    const session = yield* AuthSession.make({
+      provider: OccamAuth.provider,
+      key: options.key ?? (isApiKey(credentials)
+        ? `occam:key:${TokenStore.fingerprint(Redacted.value(credentials.apiKey))}`
+        : `occam:${credentials.username}`),
+      // Built when it runs: a request held by every idle session would cost kilobytes each.
+      login: Effect.suspend((): Effect.Effect<TokenSet.TokenSet, ApiKeyError | OccamAuth.LoginError> =>
+        isApiKey(credentials) ? auth.tokenFromKey(credentials.apiKey) : auth.login(credentials)
+      ),
+      refresh: isApiKey(credentials) ? undefined : auth.refresh,
+      isRefreshRejected: OccamError.isRefreshRejected,
+      ...AuthSession.passThrough(options)
+    })
+    return yield* SessionClient.authenticated(session, { baseUrl: auth.baseUrl })
   })
 }
 
@@ -248,20 +228,22 @@ export function layer(
 export function layer(
   options: Options
 ): Layer.Layer<OccamSession, ConfigError.ConfigError, OccamAuth.OccamAuth | HttpClient.HttpClient> {
-  return Layer.scopedContext(Effect.gen(function*() {
-    const credentials = yield* checked(options)
-    const auth = yield* OccamAuth.OccamAuth
-    let context: Context.Context<OccamSession>
-    if (isApiKey(credentials)) {
-      const service = yield* makeApiKey(auth, options, credentials)
-      context = Context.make(OccamSession, service).pipe(Context.add(OccamApiKeySession, service))
-    } else {
-      const service = yield* makePassword(auth, options, credentials)
-      context = Context.make(OccamSession, service).pipe(Context.add(OccamPasswordSession, service))
-    }
-    return context
-  }))
+  return Layer.scopedContext(Effect.map(make(options), (service) =>
+    Context.make(OccamSession, service).pipe(
+      // `make` has checked the credentials, and built the service of their kind.
+      Context.add(
+        (isApiKey(options.credentials!) ? OccamApiKeySession : OccamPasswordSession) as Context.Tag<
+          OccamApiKeySession | OccamPasswordSession,
+          Service
+        >,
+        service
+      )
+    )))
 }
+
+const apiKeyVariable = "OCCAM_API_KEY"
+const usernameVariable = "OCCAM_USERNAME"
+const passwordVariable = "OCCAM_PASSWORD"
 
 /**
  * Credentials from `Config`: `OCCAM_API_KEY` when it is set, else `OCCAM_USERNAME` and
@@ -273,17 +255,17 @@ export function layer(
  * @category config
  */
 export const credentialsConfig: Config.Config<Credentials> = ProviderConfig.credentials<Credentials>({
-  provider: "Occam AI",
+  provider: providerName,
   sets: [
     {
-      variables: ["OCCAM_API_KEY"],
-      config: Config.map(ProviderConfig.secret("OCCAM_API_KEY"), (apiKey) => ({ apiKey }))
+      variables: [apiKeyVariable],
+      config: Config.map(ProviderConfig.secret(apiKeyVariable), (apiKey) => ({ apiKey }))
     },
     {
-      variables: ["OCCAM_USERNAME", "OCCAM_PASSWORD"],
+      variables: [usernameVariable, passwordVariable],
       config: Config.all({
-        username: ProviderConfig.string("OCCAM_USERNAME"),
-        password: ProviderConfig.secret("OCCAM_PASSWORD")
+        username: ProviderConfig.string(usernameVariable),
+        password: ProviderConfig.secret(passwordVariable)
       })
     }
   ]
