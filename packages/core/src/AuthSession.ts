@@ -471,7 +471,9 @@ class Rare {
   /** Tokens `persist` could not write, until `finish` hands them to the background writer. */
   unpersisted: TokenSet.TokenSet | undefined = undefined
   /** The listeners of `watch`. */
-  readonly listeners = new Set<(state: State) => void>()
+  listeners: Set<(state: State) => void> | undefined = undefined
+  /** The sessions built after this one in its scope, which this one's finalizer closes. */
+  readonly followers: Array<SessionImpl> = []
 }
 
 /**
@@ -491,6 +493,25 @@ class Token extends Effectable.Class<TokenSet.TokenSet, unknown> {
       ? session.ready ??= Effect.succeed(tokens)
       : session.shared(demand)
   }
+}
+
+/** The first session of each scope that closes sessions: it closes the others too. */
+const leaders = new WeakMap<Scope.Scope, SessionImpl>()
+
+/**
+ * Closes `session` with `scope`. The sessions of one scope share the finalizer of the first of
+ * them, added before any of their fibers is forked into the scope (so it runs after those are
+ * interrupted), which closes them latest first: a finalizer of its own would cost each session
+ * more than the rest of its state.
+ */
+const closeWith = (scope: Scope.Scope, session: SessionImpl): Effect.Effect<void> => {
+  const leader = leaders.get(scope)
+  if (leader !== undefined) {
+    leader.side().followers.push(session)
+    return Effect.void
+  }
+  leaders.set(scope, session)
+  return Scope.addFinalizerExit(scope, session.closeAll.bind(session))
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -519,7 +540,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   index = -1
   cancelled = true
   rare: Rare | undefined = undefined
-  readonly token: Token
+  private t: Token | undefined = undefined
 
   constructor(
     readonly options: AnyOptions,
@@ -527,8 +548,10 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     readonly captured: Context.Context<unknown>,
     readonly store: TokenStore.Service,
     readonly clock: Clock.Clock
-  ) {
-    this.token = new Token(this)
+  ) {}
+
+  get token(): Token {
+    return this.t ??= new Token(this)
   }
 
   get provider(): string {
@@ -580,7 +603,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   }
 
   watch(listener: (state: State) => void): () => void {
-    const listeners = this.side().listeners
+    const listeners = this.side().listeners ??= new Set()
     listeners.add(listener)
     listener(this.stateNow())
     return () => listeners.delete(listener)
@@ -616,9 +639,10 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   publish(state: State | undefined): Effect.Effect<void> {
     return Effect.sync(() => {
       this.current = state
-      if (this.rare !== undefined && this.rare.listeners.size > 0) {
+      const listeners = this.rare?.listeners
+      if (listeners !== undefined && listeners.size > 0) {
         const now = this.stateNow()
-        for (const listener of this.rare.listeners) listener(now)
+        for (const listener of listeners) listener(now)
       }
     })
   }
@@ -640,7 +664,15 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     return new SessionClosed({ provider: this.provider, key: this.key })
   }
 
-  /** The finalizer of the session's scope: it runs after the session's fibers were interrupted. */
+  /** The finalizer of the scope: closes the sessions built in it, latest first. */
+  closeAll(): Effect.Effect<void> {
+    // A session built in this scope from now on (once it has closed) closes at once.
+    leaders.delete(this.scope)
+    const followers = this.rare?.followers ?? []
+    return Effect.forEach([...followers.reverse(), this], (session) => session.close(), { discard: true })
+  }
+
+  /** Closes the session: it runs after the session's fibers were interrupted. */
   close(): Effect.Effect<void> {
     this.closed = true
     const revoke = this.options.revoke
@@ -1172,7 +1204,7 @@ export function make<EL, ER, X extends ER, EV, R>(
       session.current = undefined
     }
     // Added before any fiber is forked into the scope, so it runs after they are interrupted.
-    yield* Scope.addFinalizer(scope, Effect.suspend(() => session.close()))
+    yield* closeWith(scope, session)
     yield* store.subscribe(options.key, (entry) => session.adopt(entry)).pipe(
       Scope.extend(scope),
       Effect.catchAll((error) =>
