@@ -86,7 +86,7 @@ export class SessionClosed extends Schema.TaggedError<SessionClosed>("@effect-au
   }
 ) {
   override get message(): string {
-    return `${this.provider} session "${this.key}" is closed: its scope (the layer that provides it) was released`
+    return `${this.provider} session "${this.key}" is closed: its scope was released`
   }
 }
 
@@ -412,6 +412,9 @@ type Mode = 0 | 1 | TokenSet.TokenSet
 const demand = 0
 const force = 1
 
+const readFailed = "could not read the token store"
+const writeFailed = "could not write the token store; retrying"
+
 const empty: State = { _tag: "Empty" }
 const refreshing: State = { _tag: "Refreshing" }
 const closed: State = { _tag: "Closed" }
@@ -422,12 +425,14 @@ const sameSecret = (a: Redacted.Redacted<string> | undefined, b: Redacted.Redact
 const sameTokens = (a: TokenSet.TokenSet, b: TokenSet.TokenSet): boolean =>
   a === b || (sameSecret(a.accessToken, b.accessToken) && sameSecret(a.refreshToken, b.refreshToken))
 
-const heldOf = (stored: TokenStore.Stored): Held => ({
-  tokens: stored.tokens,
-  version: stored.version,
+const fresh = (tokens: TokenSet.TokenSet, version: number | undefined): Held => ({
+  tokens,
+  version,
   usable: true,
   refreshable: true
 })
+
+const heldOf = (stored: TokenStore.Stored): Held => fresh(stored.tokens, stored.version)
 
 /** What a state or log line says about an error: its message (errors carry no secrets), else its tag. */
 const describe = (error: unknown): string =>
@@ -485,34 +490,12 @@ class Token extends Effectable.Class<TokenSet.TokenSet, unknown> {
     super()
   }
   commit(): Effect.Effect<TokenSet.TokenSet, unknown> {
-    const session = this.session
-    const tokens = session.tokens
-    return tokens !== undefined && session.usable &&
-        (tokens.expiresAt === undefined || tokens.expiresAt > session.clock.unsafeCurrentTimeMillis())
-      // Built on the first call after the token changed, then served as it is.
-      ? session.ready ??= Effect.succeed(tokens)
-      : session.shared(demand)
+    return this.session.serve()
   }
 }
 
 /** The first session of each scope that closes sessions: it closes the others too. */
 const leaders = new WeakMap<Scope.Scope, SessionImpl>()
-
-/**
- * Closes `session` with `scope`. The sessions of one scope share the finalizer of the first of
- * them, added before any of their fibers is forked into the scope (so it runs after those are
- * interrupted), which closes them latest first: a finalizer of its own would cost each session
- * more than the rest of its state.
- */
-const closeWith = (scope: Scope.Scope, session: SessionImpl): Effect.Effect<void> => {
-  const leader = leaders.get(scope)
-  if (leader !== undefined) {
-    leader.side().followers.push(session)
-    return Effect.void
-  }
-  leaders.set(scope, session)
-  return Scope.addFinalizerExit(scope, session.closeAll.bind(session))
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyOptions = Options<any, any, any, any, any>
@@ -525,47 +508,75 @@ type AnyOptions = Options<any, any, any, any, any>
  * idle session is one object, its `token`, and the numbers of its alarm.
  */
 class SessionImpl implements AuthSession<unknown, unknown>, Entry {
-  tokens: TokenSet.TokenSet | undefined = undefined
-  version: number | undefined = undefined
-  usable = true
-  refreshable = true
-  inflight: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined = undefined
+  #tokens: TokenSet.TokenSet | undefined = undefined
+  #version: number | undefined = undefined
+  #usable = true
+  #refreshable = true
+  #inflight: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined = undefined
   /** The held token as an effect, built once per token by `token`. */
-  ready: Effect.Effect<TokenSet.TokenSet> | undefined = undefined
+  #ready: Effect.Effect<TokenSet.TokenSet> | undefined = undefined
   /** The state; `undefined` is `Valid` for the held token, the most common one, built on demand. */
-  current: State | undefined = empty
-  closed = false
+  #current: State | undefined = empty
+  #closed = false
   /** The timer entry: when the scheduled refresh is due, and where it sits in the timer's heap. */
   at = 0
   index = -1
   cancelled = true
-  rare: Rare | undefined = undefined
-  private t: Token | undefined = undefined
+  #rare: Rare | undefined = undefined
+  #t: Token | undefined = undefined
+
+  readonly #options: AnyOptions
+  readonly #scope: Scope.Scope
+  readonly #captured: Context.Context<unknown>
+  readonly #store: TokenStore.Service
+  readonly #clock: Clock.Clock
 
   constructor(
-    readonly options: AnyOptions,
-    readonly scope: Scope.Scope,
-    readonly captured: Context.Context<unknown>,
-    readonly store: TokenStore.Service,
-    readonly clock: Clock.Clock
-  ) {}
+    options: AnyOptions,
+    scope: Scope.Scope,
+    captured: Context.Context<unknown>,
+    store: TokenStore.Service,
+    clock: Clock.Clock
+  ) {
+    this.#options = options
+    this.#scope = scope
+    this.#captured = captured
+    this.#store = store
+    this.#clock = clock
+  }
 
   get token(): Token {
-    return this.t ??= new Token(this)
+    return this.#t ??= new Token(this)
+  }
+
+  /** The hot path of `token`: one field, one clock read while the held token is valid. */
+  serve(): Effect.Effect<TokenSet.TokenSet, unknown> {
+    const tokens = this.#tokens
+    return tokens !== undefined && this.#usable &&
+        (tokens.expiresAt === undefined || tokens.expiresAt > this.#clock.unsafeCurrentTimeMillis())
+      // Built on the first call after the token changed, then served as it is.
+      ? this.#ready ??= Effect.succeed(tokens)
+      : this.#shared(demand)
   }
 
   get provider(): string {
-    return this.options.provider
+    return this.#options.provider
   }
 
   get key(): string {
-    return this.options.key
+    return this.#options.key
   }
 
-  /** What spans and logs call the session: a digest of its key unless the key may be shown. */
-  get label(): string {
-    const options = this.options
-    return options.showKey === true ? options.key : `${options.provider}:${digest(options.key).slice(0, 8)}`
+  /**
+   * What spans and logs say of the session: its provider and its label, a digest of its key
+   * unless the key may be shown.
+   */
+  #labels(): Record<string, string> {
+    const { key, provider, showKey } = this.#options
+    return {
+      "effect-auth.provider": provider,
+      "effect-auth.session": showKey === true ? key : `${provider}:${digest(key).slice(0, 8)}`
+    }
   }
 
   get accessToken(): Effect.Effect<Redacted.Redacted<string>, unknown> {
@@ -573,119 +584,126 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   }
 
   get refresh(): Effect.Effect<TokenSet.TokenSet, unknown> {
-    return this.shared(force)
+    return this.#shared(force)
   }
 
   get state(): Effect.Effect<State> {
-    return Effect.sync(() => this.stateNow())
+    return Effect.sync(() => this.#stateNow())
   }
 
   get logout(): Effect.Effect<void, unknown> {
     return Effect.gen(this, function*() {
       // Let a login or refresh in flight land first, so that it cannot bring the token back.
-      const pending = this.inflight
+      const pending = this.#inflight
       if (pending !== undefined) yield* Effect.exit(Deferred.await(pending))
-      const tokens = yield* this.forget()
-      const revoke = this.options.revoke
+      const tokens = yield* this.#forget()
+      const revoke = this.#options.revoke
       if (tokens !== undefined && revoke !== undefined) {
-        yield* this.call("effect-auth.revoke", undefined, revoke(tokens))
+        yield* this.#call("effect-auth.revoke", undefined, revoke(tokens))
       }
-    }).pipe(Effect.ensuring(Effect.zipRight(this.removeFromStore(), this.publish(empty))))
+    }).pipe(Effect.ensuring(Effect.zipRight(this.#removeFromStore(), this.#publish(empty))))
   }
 
   invalidate(seen: TokenSet.TokenSet): Effect.Effect<void> {
     return Effect.sync(() => {
-      if (this.tokens !== undefined && this.usable && sameSecret(this.tokens.accessToken, seen.accessToken)) {
-        this.usable = false
-        this.ready = undefined
+      if (this.#tokens !== undefined && this.#usable && sameSecret(this.#tokens.accessToken, seen.accessToken)) {
+        this.#usable = false
+        this.#ready = undefined
       }
     })
   }
 
   watch(listener: (state: State) => void): () => void {
-    const listeners = this.side().listeners ??= new Set()
+    const listeners = this.#side().listeners ??= new Set()
     listeners.add(listener)
-    listener(this.stateNow())
+    listener(this.#stateNow())
     return () => listeners.delete(listener)
   }
 
-  side(): Rare {
-    return this.rare ??= new Rare()
+  #side(): Rare {
+    return this.#rare ??= new Rare()
   }
 
-  stateNow(): State {
-    return this.current ?? { _tag: "Valid", expiresAt: this.tokens?.expiresAt }
+  #stateNow(): State {
+    return this.#current ?? { _tag: "Valid", expiresAt: this.#tokens?.expiresAt }
+  }
+
+  #now(): number {
+    return this.#clock.unsafeCurrentTimeMillis()
+  }
+
+  /** Whether `tokens` are valid now. */
+  #valid(tokens: TokenSet.TokenSet): boolean {
+    return TokenSet.isValidAt(tokens, this.#now())
   }
 
   /** The held token, as the value a fetch works with. */
-  held(): Held | undefined {
-    return this.tokens === undefined ? undefined : {
-      tokens: this.tokens,
-      version: this.version,
-      usable: this.usable,
-      refreshable: this.refreshable
+  #held(): Held | undefined {
+    return this.#tokens === undefined ? undefined : {
+      tokens: this.#tokens,
+      version: this.#version,
+      usable: this.#usable,
+      refreshable: this.#refreshable
     }
   }
 
-  hold(held: Held | undefined): void {
-    this.tokens = held?.tokens
-    this.version = held?.version
-    this.usable = held?.usable ?? true
-    this.refreshable = held?.refreshable ?? true
-    this.ready = undefined
+  #hold(held: Held | undefined): void {
+    this.#tokens = held?.tokens
+    this.#version = held?.version
+    this.#usable = held?.usable ?? true
+    this.#refreshable = held?.refreshable ?? true
+    this.#ready = undefined
   }
 
   /** Sets the state (`undefined`: `Valid` for the held token) and tells the listeners. */
-  publish(state: State | undefined): Effect.Effect<void> {
+  #publish(state: State | undefined): Effect.Effect<void> {
     return Effect.sync(() => {
-      this.current = state
-      const listeners = this.rare?.listeners
+      this.#current = state
+      const listeners = this.#rare?.listeners
       if (listeners !== undefined && listeners.size > 0) {
-        const now = this.stateNow()
+        const now = this.#stateNow()
         for (const listener of listeners) listener(now)
       }
     })
   }
 
-  warn(message: string, error: unknown): Effect.Effect<void> {
+  #warn(message: string, error: unknown): Effect.Effect<void> {
     const description = describe(error)
-    return Effect.logWarning(`effect-auth: ${message}: ${description}`).pipe(Effect.annotateLogs({
-      "effect-auth.provider": this.provider,
-      "effect-auth.session": this.label,
-      "effect-auth.error": description
-    }))
+    return Effect.logWarning(`effect-auth: ${message}: ${description}`).pipe(
+      Effect.annotateLogs({ ...this.#labels(), "effect-auth.error": description })
+    )
   }
 
-  count(event: Event): Effect.Effect<void> {
-    return Effect.suspend(() => Context.get(this.captured, Observer)(event, this.provider))
+  #count(event: Event): Effect.Effect<void> {
+    return Effect.suspend(() => Context.get(this.#captured, Observer)(event, this.provider))
   }
 
-  closedError(): SessionClosed {
+  #closedError(): SessionClosed {
     return new SessionClosed({ provider: this.provider, key: this.key })
   }
 
   /** The finalizer of the scope: closes the sessions built in it, latest first. */
-  closeAll(): Effect.Effect<void> {
+  #closeAll(): Effect.Effect<void> {
     // A session built in this scope from now on (once it has closed) closes at once.
-    leaders.delete(this.scope)
-    const followers = this.rare?.followers ?? []
-    return Effect.forEach([...followers.reverse(), this], (session) => session.close(), { discard: true })
+    leaders.delete(this.#scope)
+    const followers = this.#rare?.followers ?? []
+    return Effect.forEach([...followers.reverse(), this], (session) => session.#close(), { discard: true })
   }
 
   /** Closes the session: it runs after the session's fibers were interrupted. */
-  close(): Effect.Effect<void> {
-    this.closed = true
-    const revoke = this.options.revoke
+  #close(): Effect.Effect<void> {
+    this.#closed = true
+    const revoke = this.#options.revoke
     return Effect.flatMap(
-      this.forget(),
+      this.#forget(),
       (tokens) =>
-        tokens === undefined || revoke === undefined || this.options.revokeOnClose !== true
+        tokens === undefined || revoke === undefined || this.#options.revokeOnClose !== true
           ? Effect.void
-          : this.call("effect-auth.revoke", undefined, revoke(tokens)).pipe(
-            Effect.zipRight(this.removeFromStore()),
-            Effect.catchAll((error) => this.warn("revoke on close failed", error))
+          : this.#call("effect-auth.revoke", undefined, revoke(tokens)).pipe(
+            Effect.zipRight(this.#removeFromStore()),
+            Effect.catchAll((error) => this.#warn("revoke on close failed", error))
           )
-    ).pipe(Effect.zipRight(this.publish(closed)))
+    ).pipe(Effect.zipRight(this.#publish(closed)))
   }
 
   /**
@@ -694,24 +712,24 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * `retrySchedule` (logging each failure) until a refresh succeeds.
    */
   fire(): Effect.Effect<void> {
-    const mode = this.tokens
+    const mode = this.#tokens
     if (mode === undefined || this.index >= 0) return Effect.void
-    return Effect.flatMap(this.begin(mode), (first) => {
+    return Effect.flatMap(this.#begin(mode), (first) => {
       let next = first
       const attempt = Effect.suspend(() => {
         const current = next
-        next = this.shared(mode)
+        next = this.#shared(mode)
         return current
       })
       const loop = attempt.pipe(
-        Effect.tapError((error) => this.warn("proactive refresh failed", error)),
+        Effect.tapError((error) => this.#warn("proactive refresh failed", error)),
         Effect.retry({
-          schedule: this.options.retrySchedule ?? defaultRetrySchedule,
+          schedule: this.#options.retrySchedule ?? defaultRetrySchedule,
           while: (error) => !(error instanceof ReauthenticationRequired) && !(error instanceof SessionClosed)
         }),
         Effect.ignore
       )
-      return Effect.asVoid(Effect.forkIn(Effect.interruptible(loop), this.scope))
+      return Effect.asVoid(Effect.forkIn(Effect.interruptible(loop), this.#scope))
     })
   }
 
@@ -721,15 +739,15 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * less than the skew is refreshed half-way through, never in a loop. A token that has already
    * expired, or has no expiry, is not scheduled.
    */
-  schedule(): Effect.Effect<void> {
-    const timer = timerFor(this.clock)
+  #schedule(): Effect.Effect<void> {
+    const timer = timerFor(this.#clock)
     return Effect.zipRight(
       timer.cancel(this),
       Effect.suspend(() => {
-        const expiresAt = this.tokens?.expiresAt
-        const remaining = expiresAt === undefined ? 0 : expiresAt - this.clock.unsafeCurrentTimeMillis()
-        const options = this.options
-        return expiresAt === undefined || remaining <= 0 || this.closed
+        const expiresAt = this.#tokens?.expiresAt
+        const remaining = expiresAt === undefined ? 0 : expiresAt - this.#now()
+        const options = this.#options
+        return expiresAt === undefined || remaining <= 0 || this.#closed
           ? Effect.void
           : Effect.flatMap(
             Random.nextRange(0, Duration.toMillis(options.jitter ?? defaultJitter)),
@@ -752,42 +770,45 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * Adopts an entry another writer put in the store (the store's notification): a newer,
    * valid token replaces the held one and re-arms the scheduled refresh to its expiry.
    */
-  adopt(stored: TokenStore.Stored): Effect.Effect<void> {
+  #adopt(stored: TokenStore.Stored): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const held = this.tokens
-      if (this.closed || (held !== undefined && this.version !== undefined && stored.version <= this.version)) {
+      const held = this.#tokens
+      if (this.#closed || (held !== undefined && this.#version !== undefined && stored.version <= this.#version)) {
         return Effect.void
       }
       if (held !== undefined && sameTokens(held, stored.tokens)) {
-        this.version = stored.version
+        this.#version = stored.version
         return Effect.void
       }
-      if (!TokenSet.isValidAt(stored.tokens, this.clock.unsafeCurrentTimeMillis())) return Effect.void
+      if (!this.#valid(stored.tokens)) return Effect.void
       // Adopted even while a fetch of this session is in flight (waiting for the lease, say):
       // callers are served the new token at once, and the fetch finds it when its turn comes.
-      this.hold(heldOf(stored))
-      return Effect.zipRight(this.publish(undefined), this.schedule())
+      this.#hold(heldOf(stored))
+      return Effect.zipRight(this.#publish(undefined), this.#schedule())
     })
   }
 
-  forget(): Effect.Effect<TokenSet.TokenSet | undefined> {
+  #forget(): Effect.Effect<TokenSet.TokenSet | undefined> {
     return Effect.suspend(() => {
-      const tokens = this.tokens
+      const tokens = this.#tokens
       // The state stays what it was until the caller publishes the next one.
-      this.current = this.stateNow()
-      this.hold(undefined)
-      return Effect.as(timerFor(this.clock).cancel(this), tokens)
+      this.#current = this.#stateNow()
+      this.#hold(undefined)
+      return Effect.as(timerFor(this.#clock).cancel(this), tokens)
     })
   }
 
-  removeFromStore(): Effect.Effect<void> {
-    return Effect.catchAll(this.store.remove(this.key), (error) => this.warn("could not remove the tokens", error))
+  #removeFromStore(): Effect.Effect<void> {
+    return Effect.catchAll(
+      this.#store.remove(this.key),
+      (error) => this.#warn("could not remove the tokens from the store", error)
+    )
   }
 
-  readStore(): Effect.Effect<Option.Option<TokenStore.Stored>> {
+  #readStore(): Effect.Effect<Option.Option<TokenStore.Stored>> {
     return Effect.catchAll(
-      this.store.get(this.key),
-      (error) => Effect.as(this.warn("could not read the token store", error), Option.none())
+      this.#store.get(this.key),
+      (error) => Effect.as(this.#warn(readFailed, error), Option.none())
     )
   }
 
@@ -795,37 +816,37 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * Runs one of the provider's effects: with the context the session was built in (under the
    * span of whoever triggered it), in its own span, counted.
    */
-  call<A, E1>(name: string, event: Event | undefined, effect: Effect.Effect<A, E1, unknown>): Effect.Effect<A, E1> {
-    const captured = this.captured
+  #call<A, E1>(name: string, event: Event | undefined, effect: Effect.Effect<A, E1, unknown>): Effect.Effect<A, E1> {
+    const captured = this.#captured
     const provided = Effect.mapInputContext(effect, (current: Context.Context<never>) => {
       const span = Context.getOption(current, Tracer.ParentSpan)
       return Option.isSome(span) ? Context.add(captured, Tracer.ParentSpan, span.value) : captured
     })
     return Effect.tapError(
-      event === undefined ? provided : Effect.zipRight(this.count(event), provided),
-      () => this.count("failure")
+      event === undefined ? provided : Effect.zipRight(this.#count(event), provided),
+      () => this.#count("failure")
     ).pipe(
       Effect.withSpan(name, {
-        attributes: { "effect-auth.provider": this.provider, "effect-auth.session": this.label },
+        attributes: this.#labels(),
         kind: "client"
       })
     )
   }
 
   /** A login or refresh, paced by the token bucket: it waits (on the `Clock`) for its turn. */
-  paced<A, E1>(name: string, event: Event, effect: Effect.Effect<A, E1, unknown>): Effect.Effect<A, E1> {
+  #paced<A, E1>(name: string, event: Event, effect: Effect.Effect<A, E1, unknown>): Effect.Effect<A, E1> {
     return Effect.suspend(() => {
-      const side = this.side()
-      const interval = Duration.toMillis(this.options.minRefreshInterval ?? defaultMinRefreshInterval)
-      const now = this.clock.unsafeCurrentTimeMillis()
+      const side = this.#side()
+      const interval = Duration.toMillis(this.#options.minRefreshInterval ?? defaultMinRefreshInterval)
+      const now = this.#now()
       const refilled = interval <= 0
         ? refreshBurst
         : Math.min(refreshBurst, side.allowance + (now - side.allowanceAt) / interval)
       const wait = refilled >= 1 ? 0 : Math.ceil((1 - refilled) * interval)
       side.allowance = refilled - 1
       side.allowanceAt = now
-      const call = this.call(name, event, effect)
-      return wait === 0 ? call : Effect.zipRight(this.clock.sleep(Duration.millis(wait)), call)
+      const call = this.#call(name, event, effect)
+      return wait === 0 ? call : Effect.zipRight(this.#clock.sleep(Duration.millis(wait)), call)
     })
   }
 
@@ -838,29 +859,29 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * tokens from a background writer that keeps trying until it succeeds, a newer token
    * replaces these, or the session closes; meanwhile the state is `Unpersisted`.
    */
-  persist(tokens: TokenSet.TokenSet, expected: number | undefined, retried = false): Effect.Effect<Held> {
-    const kept: Held = { tokens, version: expected, usable: true, refreshable: true }
-    return this.store.set(this.key, tokens, expected).pipe(
+  #persist(tokens: TokenSet.TokenSet, expected: number | undefined, retried = false): Effect.Effect<Held> {
+    const kept = fresh(tokens, expected)
+    return this.#store.set(this.key, tokens, expected).pipe(
       Effect.map(heldOf),
       Effect.catchTags({
         VersionConflict: (conflict) =>
           Effect.flatMap(
-            this.readStore(),
+            this.#readStore(),
             (stored) =>
-              Option.isSome(stored) && TokenSet.isValidAt(stored.value.tokens, this.clock.unsafeCurrentTimeMillis())
+              Option.isSome(stored) && this.#valid(stored.value.tokens)
                 ? Effect.succeed(heldOf(stored.value))
                 : retried
-                ? Effect.as(this.warn("the token store keeps changing; keeping the tokens in memory", conflict), kept)
-                : this.persist(tokens, Option.getOrUndefined(stored)?.version, true)
+                ? Effect.as(this.#warn("the token store keeps changing; tokens kept in memory", conflict), kept)
+                : this.#persist(tokens, Option.getOrUndefined(stored)?.version, true)
           ),
         TokenStoreError: (error) =>
           Effect.zipRight(
-            this.warn("could not write the token store; retrying in the background", error),
-            this.count("storeWriteFailure")
+            this.#warn(writeFailed, error),
+            this.#count("storeWriteFailure")
           ).pipe(
             // `finish` starts the background writer once these tokens are the held ones.
             Effect.map(() => {
-              this.side().unpersisted = tokens
+              this.#side().unpersisted = tokens
               return kept
             })
           )
@@ -873,16 +894,16 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * when the store takes them, when newer tokens replace them (whose own write covers them), or
    * when the session closes (the fiber belongs to its scope).
    */
-  persistLater(pending: TokenSet.TokenSet): Effect.Effect<void> {
+  #persistLater(pending: TokenSet.TokenSet): Effect.Effect<void> {
     // Runs `f` only while `pending` are still the held tokens of an open session.
     const current = <A, E1>(f: () => Effect.Effect<A, E1>) =>
-      Effect.suspend(() => this.closed || this.tokens !== pending ? Effect.void : f())
+      Effect.suspend(() => this.#closed || this.#tokens !== pending ? Effect.void : f())
     return current(() =>
-      this.store.set(this.key, pending, this.version).pipe(
+      this.#store.set(this.key, pending, this.#version).pipe(
         Effect.flatMap((stored) =>
           current(() => {
-            this.version = stored.version
-            return this.publish(undefined)
+            this.#version = stored.version
+            return this.#publish(undefined)
           })
         ),
         // Another writer got there first: its entry is newer than the version these tokens were
@@ -891,28 +912,28 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
         // does) has nothing newer to yield to: the next attempt writes over the absence.
         Effect.catchTag("VersionConflict", (conflict) =>
           Effect.flatMap(
-            this.readStore(),
+            this.#readStore(),
             Option.match({
               onNone: () =>
                 current(() => {
-                  this.version = undefined
+                  this.#version = undefined
                   return Effect.fail(conflict)
                 }),
-              onSome: (stored) => this.adopt(stored)
+              onSome: (stored) => this.#adopt(stored)
             })
           )),
         Effect.tapError((error) =>
           Effect.zipRight(
-            this.count("storeWriteFailure"),
-            current(() => this.publish({ _tag: "Unpersisted", expiresAt: pending.expiresAt, error: describe(error) }))
+            this.#count("storeWriteFailure"),
+            current(() => this.#publish({ _tag: "Unpersisted", expiresAt: pending.expiresAt, error: describe(error) }))
           )
         )
       )
     ).pipe(Effect.retry(storeRetrySchedule), Effect.ignore)
   }
 
-  loginOr(expected: number | undefined, reason: string, cause?: unknown): Effect.Effect<Held, unknown> {
-    const login = this.options.login
+  #loginOr(expected: number | undefined, reason: string, cause?: unknown): Effect.Effect<Held, unknown> {
+    const login = this.#options.login
     return login === undefined
       ? new ReauthenticationRequired({
         provider: this.provider,
@@ -920,28 +941,31 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
         reason: cause === undefined ? reason : `${reason} (${describe(cause)})`,
         cause
       })
-      : Effect.flatMap(this.paced("effect-auth.login", "login", login), (tokens) => this.persist(tokens, expected))
+      : Effect.flatMap(this.#paced("effect-auth.login", "login", login), (tokens) => this.#persist(tokens, expected))
   }
 
-  obtain(base: Held | undefined, adopted: boolean): Effect.Effect<Held, unknown> {
-    const options = this.options
+  #obtain(base: Held | undefined, adopted: boolean): Effect.Effect<Held, unknown> {
+    const options = this.#options
     const refresh = options.refresh
     const refreshToken = base?.tokens.refreshToken
     if (
       base === undefined || refresh === undefined || refreshToken === undefined || !base.refreshable ||
-      !TokenSet.canRefreshAt(base.tokens, this.clock.unsafeCurrentTimeMillis())
+      !TokenSet.canRefreshAt(base.tokens, this.#now())
     ) {
-      return this.loginOr(base?.version, base === undefined ? "no token and no credentials" : "no usable refresh token")
+      return this.#loginOr(
+        base?.version,
+        base === undefined ? "no token and no credentials" : "no usable refresh token"
+      )
     }
-    return Effect.matchEffect(this.paced("effect-auth.refresh", "refresh", refresh(refreshToken)), {
-      onSuccess: (next) => this.persist(TokenSet.merge(base.tokens, next), base.version),
+    return Effect.matchEffect(this.#paced("effect-auth.refresh", "refresh", refresh(refreshToken)), {
+      onSuccess: (next) => this.#persist(TokenSet.merge(base.tokens, next), base.version),
       // A refresh token the provider refused is dead, and so is a single-use one whose refresh
       // may have reached the server without an answer arriving.
       onFailure: (error) =>
         options.isRefreshRejected?.(error)
-          ? this.recover(base, adopted, error, true)
+          ? this.#recover(base, adopted, error, true)
           : options.refreshGrant !== "replayable" && AuthError.mayHaveBeenProcessed(error)
-          ? this.recover(base, adopted, error, false)
+          ? this.#recover(base, adopted, error, false)
           : Effect.fail(error)
     })
   }
@@ -949,21 +973,23 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   // The refresh token was refused, or may have been spent without an answer. If another
   // instance rotated it first, its tokens are in the store: take them (refreshing once with
   // them if their access token is stale). Otherwise never present this refresh token again.
-  recover(rejected: Held, adopted: boolean, error: unknown, refused: boolean): Effect.Effect<Held, unknown> {
-    return Effect.flatMap(this.readStore(), (stored) => {
+  #recover(rejected: Held, adopted: boolean, error: unknown, refused: boolean): Effect.Effect<Held, unknown> {
+    return Effect.flatMap(this.#readStore(), (stored) => {
       if (Option.isSome(stored) && !sameTokens(stored.value.tokens, rejected.tokens)) {
         const candidate = heldOf(stored.value)
-        if (TokenSet.isValidAt(candidate.tokens, this.clock.unsafeCurrentTimeMillis())) return Effect.succeed(candidate)
+        if (this.#valid(candidate.tokens)) {
+          return Effect.succeed(candidate)
+        }
         if (!adopted && !sameSecret(candidate.tokens.refreshToken, rejected.tokens.refreshToken)) {
-          return this.obtain(candidate, true)
+          return this.#obtain(candidate, true)
         }
       }
-      if (this.tokens === rejected.tokens) this.refreshable = false
-      return this.loginOr(
+      if (this.#tokens === rejected.tokens) this.#refreshable = false
+      return this.#loginOr(
         rejected.version,
         refused
           ? "the refresh token was rejected"
-          : "the refresh token may have been spent: the answer to its refresh was lost",
+          : "the refresh token may have been spent (its answer was lost)",
         error
       )
     })
@@ -973,25 +999,25 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * One fetch, under the store's refresh lease: whoever held it before may have left a token
    * that makes this fetch unnecessary, so the store is read first, then the provider asked.
    */
-  cycle(mode: Mode): Effect.Effect<Held, unknown> {
+  #cycle(mode: Mode): Effect.Effect<Held, unknown> {
     const body = (leased: boolean) =>
       Effect.gen(this, function*() {
-        const held = this.held()
-        const now = this.clock.unsafeCurrentTimeMillis()
+        const held = this.#held()
+        const now = this.#now()
         const valid = held !== undefined && held.usable && TokenSet.isValidAt(held.tokens, now)
         const ahead = typeof mode === "object"
         // The store's notification brought another instance's token while this fetch waited for
         // the lease: that token is the answer.
         if (valid && (mode === demand || (ahead && held.tokens !== mode))) return held
-        const read = yield* Effect.either(this.store.get(this.key))
-        if (Either.isLeft(read)) yield* this.warn("could not read the token store", read.left)
+        const read = yield* Effect.either(this.#store.get(this.key))
+        if (Either.isLeft(read)) yield* this.#warn(readFailed, read.left)
         // Without the lease or the store, another instance may have rotated the refresh token
         // already: a scheduled refresh waits while the held token is still valid (it is
         // re-armed half-way to expiry), and only a caller without a valid token goes ahead.
         if ((Either.isLeft(read) || !leased) && ahead && valid) return held
         const stored = Either.getOrElse(read, Option.none<TokenStore.Stored>)
         if (Option.isNone(stored) || (held !== undefined && stored.value.version === held.version)) {
-          return yield* this.obtain(held, false)
+          return yield* this.#obtain(held, false)
         }
         const candidate = heldOf(stored.value)
         const newer = held === undefined || held.version === undefined || stored.value.version > held.version
@@ -1003,14 +1029,13 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
             : (candidate.tokens.expiresAt ?? Infinity) > (held.tokens.expiresAt ?? Infinity))
         return fresher && TokenSet.isValidAt(candidate.tokens, now)
           ? candidate
-          : yield* this.obtain(candidate, false)
+          : yield* this.#obtain(candidate, false)
       })
     return Effect.zipRight(
-      this.publish(refreshing),
+      this.#publish(refreshing),
       Effect.scoped(Effect.flatMap(
-        Effect.matchEffect(this.store.lease(this.key), {
-          onFailure: (error) =>
-            Effect.as(this.warn("could not take the refresh lease; going on without it", error), false),
+        Effect.matchEffect(this.#store.lease(this.key), {
+          onFailure: (error) => Effect.as(this.#warn("could not take the refresh lease", error), false),
           onSuccess: () => Effect.succeed(true)
         }),
         body
@@ -1020,50 +1045,53 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
 
   // --- single flight --------------------------------------------------------------------------
 
-  finish(deferred: Deferred.Deferred<TokenSet.TokenSet, unknown>, exit: Exit.Exit<Held, unknown>): Effect.Effect<void> {
+  #finish(
+    deferred: Deferred.Deferred<TokenSet.TokenSet, unknown>,
+    exit: Exit.Exit<Held, unknown>
+  ): Effect.Effect<void> {
     return Effect.suspend(() => {
-      this.inflight = undefined
-      const rare = this.rare
-      const now = this.clock.unsafeCurrentTimeMillis()
+      this.#inflight = undefined
+      const rare = this.#rare
+      const now = this.#now()
       if (Exit.isSuccess(exit)) {
         const held = exit.value
         const tokens = held.tokens
         const expiresAt = tokens.expiresAt
         const unpersisted = rare?.unpersisted === tokens
-        this.hold(held)
+        this.#hold(held)
         if (rare !== undefined) {
           rare.failures = 0
           rare.lastFailure = rare.unpersisted = undefined
         }
         return Effect.all([
           expiresAt !== undefined && expiresAt <= now
-            ? this.warn(
+            ? this.#warn(
               "the provider issued a token that had already expired",
-              "check the clocks of this host and the provider; requests are paced by minRefreshInterval"
+              "check both clocks"
             )
             : Effect.void,
           unpersisted
             ? Effect.zipRight(
-              this.publish({ _tag: "Unpersisted", expiresAt, error: "the token store could not be written" }),
-              Effect.forkIn(Effect.interruptible(this.persistLater(tokens)), this.scope)
+              this.#publish({ _tag: "Unpersisted", expiresAt, error: writeFailed }),
+              Effect.forkIn(Effect.interruptible(this.#persistLater(tokens)), this.#scope)
             )
-            : this.publish(undefined),
-          this.schedule(),
+            : this.#publish(undefined),
+          this.#schedule(),
           Deferred.succeed(deferred, tokens)
         ], { discard: true })
       }
       const cause = exit.cause
       // The fetch fiber belongs to the session's scope: only closing it interrupts the fetch.
-      if (Cause.isInterruptedOnly(cause)) return Deferred.fail(deferred, this.closedError())
-      const side = this.side()
+      if (Cause.isInterruptedOnly(cause)) return Deferred.fail(deferred, this.#closedError())
+      const side = this.#side()
       if (++side.failures >= 2) {
-        const interval = Duration.toMillis(this.options.minRefreshInterval ?? defaultMinRefreshInterval)
+        const interval = Duration.toMillis(this.#options.minRefreshInterval ?? defaultMinRefreshInterval)
         side.failedUntil = now + Math.min(interval * 2 ** (side.failures - 2), 60_000)
         side.lastFailure = cause
       }
       const error = Cause.failureOption(cause)
       return Effect.zipRight(
-        this.publish(
+        this.#publish(
           Option.isNone(error)
             ? { _tag: "Failed", error: "defect" }
             : error.value instanceof ReauthenticationRequired
@@ -1079,35 +1107,80 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   // interrupt it; only the provider calls are interruptible (by the session's scope). `begin`
   // returns how to wait for the result: a caller that is interrupted stops waiting, and the
   // fetch goes on for the others. Only the caller that starts a fetch allocates a `Deferred`.
-  begin(mode: Mode): Effect.Effect<Effect.Effect<TokenSet.TokenSet, unknown>> {
+  #begin(mode: Mode): Effect.Effect<Effect.Effect<TokenSet.TokenSet, unknown>> {
     return Effect.uninterruptible(Effect.withFiberRuntime((fiber) => {
-      const tokens = this.tokens
-      if (this.closed) return Effect.succeed(Effect.fail(this.closedError()))
+      const tokens = this.#tokens
+      if (this.#closed) return Effect.succeed(Effect.fail(this.#closedError()))
       // A newer token arrived, or the session logged out: this schedule is obsolete.
       if (typeof mode === "object" && tokens !== mode) return Effect.succeed(Effect.succeed(mode))
-      const now = this.clock.unsafeCurrentTimeMillis()
-      if (mode === demand && tokens !== undefined && this.usable && TokenSet.isValidAt(tokens, now)) {
+      const now = this.#now()
+      if (mode === demand && tokens !== undefined && this.#usable && TokenSet.isValidAt(tokens, now)) {
         return Effect.succeed(Effect.succeed(tokens))
       }
-      const inflight = this.inflight
-      if (inflight !== undefined) return Effect.as(this.count("join"), Deferred.await(inflight))
-      const rare = this.rare
+      const inflight = this.#inflight
+      if (inflight !== undefined) return Effect.as(this.#count("join"), Deferred.await(inflight))
+      const rare = this.#rare
       if (rare?.lastFailure !== undefined && now < rare.failedUntil) {
         return Effect.succeed(Effect.failCause(rare.lastFailure))
       }
-      const deferred = this.inflight = Deferred.unsafeMake<TokenSet.TokenSet, unknown>(fiber.id())
+      const deferred = this.#inflight = Deferred.unsafeMake<TokenSet.TokenSet, unknown>(fiber.id())
       return Effect.as(
         Effect.forkIn(
-          Effect.onExit(Effect.interruptible(this.cycle(mode)), (exit) => this.finish(deferred, exit)),
-          this.scope
+          Effect.onExit(Effect.interruptible(this.#cycle(mode)), (exit) => this.#finish(deferred, exit)),
+          this.#scope
         ),
         Deferred.await(deferred)
       )
     }))
   }
 
-  shared(mode: Mode): Effect.Effect<TokenSet.TokenSet, unknown> {
-    return Effect.flatten(this.begin(mode))
+  #shared(mode: Mode): Effect.Effect<TokenSet.TokenSet, unknown> {
+    return Effect.flatten(this.#begin(mode))
+  }
+
+  /**
+   * Closes `session` with `scope`. The sessions of one scope share the finalizer of the first of
+   * them, added before any of their fibers is forked into the scope (so it runs after those are
+   * interrupted), which closes them latest first: a finalizer of its own would cost each session
+   * more than the rest of its state.
+   */
+  static #closeWith(scope: Scope.Scope, session: SessionImpl): Effect.Effect<void> {
+    const leader = leaders.get(scope)
+    if (leader !== undefined) {
+      leader.#side().followers.push(session)
+      return Effect.void
+    }
+    leaders.set(scope, session)
+    return Scope.addFinalizerExit(scope, session.#closeAll.bind(session))
+  }
+
+  /** What `make` does, inside the class for the private fields it sets. */
+  static build(options: AnyOptions): Effect.Effect<SessionImpl, never, Scope.Scope> {
+    return Effect.gen(function*() {
+      const scope = yield* Effect.scope
+      const captured = yield* Effect.context<never>()
+      const clock = yield* Effect.clock
+      const store = options.store ??
+        Option.getOrElse(Context.getOption(captured, TokenStore.TokenStore), () => memoryOnly)
+      const session = new SessionImpl(options, scope, captured as Context.Context<unknown>, store, clock)
+      const stored = yield* session.#readStore()
+      session.#hold(
+        Option.isSome(stored)
+          ? heldOf(stored.value)
+          : options.initial && fresh(options.initial, undefined)
+      )
+      if (session.#tokens !== undefined && TokenSet.isValidAt(session.#tokens, clock.unsafeCurrentTimeMillis())) {
+        session.#current = undefined
+      }
+      // Added before any fiber is forked into the scope, so it runs after they are interrupted.
+      yield* SessionImpl.#closeWith(scope, session)
+      yield* store.subscribe(options.key, (entry) => session.#adopt(entry)).pipe(
+        Scope.extend(scope),
+        Effect.catchAll((error) => session.#warn("could not subscribe to the token store", error))
+      )
+      yield* session.#schedule()
+      return session
+    })
   }
 }
 
@@ -1187,31 +1260,9 @@ export function make<EL, ER, X extends ER, EV, R>(
   // One implementation for every signature: `ReauthenticationRequired` is built in one place,
   // `loginOr`, and only without a `login`, which is why a session with a login never fails with
   // it (unless its own login does). The session keeps `options` as they were given.
-  return Effect.gen(function*() {
-    const scope = yield* Effect.scope
-    const captured = yield* Effect.context<R | Scope.Scope>()
-    const clock = yield* Effect.clock
-    const store = options.store ??
-      Option.getOrElse(Context.getOption(captured, TokenStore.TokenStore), () => memoryOnly)
-    const session = new SessionImpl(options, scope, captured as Context.Context<unknown>, store, clock)
-    const stored = yield* session.readStore()
-    session.hold(
-      Option.isSome(stored)
-        ? heldOf(stored.value)
-        : options.initial && { tokens: options.initial, version: undefined, usable: true, refreshable: true }
-    )
-    if (session.tokens !== undefined && TokenSet.isValidAt(session.tokens, clock.unsafeCurrentTimeMillis())) {
-      session.current = undefined
-    }
-    // Added before any fiber is forked into the scope, so it runs after they are interrupted.
-    yield* closeWith(scope, session)
-    yield* store.subscribe(options.key, (entry) => session.adopt(entry)).pipe(
-      Scope.extend(scope),
-      Effect.catchAll((error) =>
-        session.warn("could not subscribe to the token store; adopting on refresh only", error)
-      )
-    )
-    yield* session.schedule()
-    return session as AuthSession<EL | Exclude<ER, X> | ReauthenticationRequired, EV>
-  })
+  return SessionImpl.build(options) as Effect.Effect<
+    AuthSession<EL | Exclude<ER, X> | ReauthenticationRequired, EV>,
+    never,
+    R | Scope.Scope
+  >
 }

@@ -640,6 +640,71 @@ describe("AuthSession", () => {
   })
 
   describe("observability", () => {
+    it.scoped("metrics count where SessionMetrics.layer is provided, and nothing without it", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const metered = yield* AuthSession.make(fake.options("metrics-on")).pipe(
+          Effect.provide(SessionMetrics.layer)
+        )
+        const quiet = yield* AuthSession.make(fake.options("metrics-off"))
+        for (const session of [metered, quiet]) {
+          const seen = yield* session.token
+          yield* fake.fail("refresh", 503)
+          yield* session.invalidate(seen)
+          yield* Effect.flip(session.token)
+        }
+        assert.strictEqual(yield* counterValue(SessionMetrics.logins, "metrics-on"), 1)
+        assert.strictEqual(yield* counterValue(SessionMetrics.refreshes, "metrics-on"), 1)
+        assert.strictEqual(yield* counterValue(SessionMetrics.failures, "metrics-on"), 1)
+        for (const metric of [SessionMetrics.logins, SessionMetrics.refreshes, SessionMetrics.failures]) {
+          assert.strictEqual(yield* counterValue(metric, "metrics-off"), 0)
+        }
+      }))
+
+    it.effect("changes streams Valid, Refreshing, Failed, Unpersisted and Closed, then ends", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const inner = yield* TokenStore.makeMemory
+        let failing = 1
+        const flaky = TokenStore.make({
+          ...inner,
+          set: (key, tokens, expected) =>
+            failing-- > 0
+              ? Effect.fail(new TokenStore.TokenStoreError({ operation: "set", key, description: "store is down" }))
+              : inner.set(key, tokens, expected)
+        })
+        const scope = yield* Scope.make()
+        const session = yield* AuthSession.make(fake.options("changes")).pipe(
+          Effect.provideService(TokenStore.TokenStore, flaky),
+          Scope.extend(scope)
+        )
+        const states = yield* Effect.fork(Stream.runCollect(AuthSession.changes(session)))
+        yield* Effect.yieldNow()
+        const first = yield* session.token
+        yield* advance("1 second")
+        yield* fake.fail("refresh", 503)
+        yield* Effect.flip(session.refresh)
+        yield* Scope.close(scope, Exit.void)
+        // The stream ends by itself once the session is closed.
+        const seen = Chunk.toReadonlyArray(yield* Fiber.join(states))
+        assert.deepStrictEqual(seen.map((state) => state._tag), [
+          "Empty",
+          "Refreshing",
+          "Unpersisted",
+          "Valid",
+          "Refreshing",
+          "Failed",
+          "Closed"
+        ])
+        assert.deepInclude(seen[2], { expiresAt: first.expiresAt })
+        assert.deepStrictEqual(seen[3], { _tag: "Valid", expiresAt: first.expiresAt })
+        assert.deepStrictEqual(seen[5], { _tag: "Failed", error: "provider answered 503" })
+        // Watching a closed session gives its state and ends at once.
+        assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Stream.runCollect(AuthSession.changes(session))), [
+          { _tag: "Closed" }
+        ])
+      }))
+
     it.scoped("spans carry provider and session, metrics count, and no secret appears anywhere", () =>
       captureLogs((lines) =>
         Effect.gen(function*() {
