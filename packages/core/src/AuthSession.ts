@@ -466,6 +466,12 @@ const storeRetrySchedule = Schedule.exponential("200 millis").pipe(
  * an idle session does without it.
  */
 class Rare {
+  constructor(
+    /** The state; `undefined` is `Valid` for the held token, built when asked for. */
+    public state: State | undefined
+  ) {}
+  /** The one login or refresh in flight. */
+  inflight: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined = undefined
   /** The pace of requests: a token bucket of `refreshBurst`, refilled one per interval. */
   allowance = refreshBurst
   allowanceAt = -Infinity
@@ -481,11 +487,42 @@ class Rare {
   readonly followers: Array<SessionImpl> = []
 }
 
+/** What the sessions built in one place share: their scope, context, clock and store. */
+interface Env {
+  readonly scope: Scope.Scope
+  readonly captured: Context.Context<unknown>
+  readonly clock: Clock.Clock
+  readonly store: TokenStore.Service
+}
+
+/** The last `Env` made for each context: the sessions a layer builds in a row share one. */
+const envs = new WeakMap<Context.Context<unknown>, Env>()
+
+const envOf = (env: Env): Env => {
+  const last = envs.get(env.captured)
+  if (last !== undefined && last.scope === env.scope && last.clock === env.clock && last.store === env.store) {
+    return last
+  }
+  envs.set(env.captured, env)
+  return env
+}
+
+/** The bits of `SessionImpl`'s flags. */
+const usableBit = 1
+const refreshableBit = 2
+const closedBit = 4
+const cancelledBit = 8
+
 /**
- * `token`: one small object per session whose evaluation reads the held token and the clock,
- * rather than a closure and an `Effect.suspend`.
+ * `token`: one small object per session, built when first asked for, whose evaluation reads the
+ * held token and the clock, rather than a closure and an `Effect.suspend`. It also keeps the
+ * session's effect of the held token and its rarely used state.
  */
 class Token extends Effectable.Class<TokenSet.TokenSet, unknown> {
+  /** The held token as an effect, built on the first call after it changed. */
+  ready: Effect.Effect<TokenSet.TokenSet> | undefined = undefined
+  /** The session's rarely used state, created on first use. */
+  rare: Rare | undefined = undefined
   constructor(readonly session: SessionImpl) {
     super()
   }
@@ -510,39 +547,107 @@ type AnyOptions = Options<any, any, any, any, any>
 class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   #tokens: TokenSet.TokenSet | undefined = undefined
   #version: number | undefined = undefined
-  #usable = true
-  #refreshable = true
-  #inflight: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined = undefined
-  /** The held token as an effect, built once per token by `token`. */
-  #ready: Effect.Effect<TokenSet.TokenSet> | undefined = undefined
-  /** The state; `undefined` is `Valid` for the held token, the most common one, built on demand. */
-  #current: State | undefined = empty
-  #closed = false
-  /** The timer entry: when the scheduled refresh is due, and where it sits in the timer's heap. */
+  /**
+   * `usable`, `refreshable`, `closed` and the timer's `cancelled` as its low bits, and above them
+   * the timer's `index` plus one: one small integer rather than five fields.
+   */
+  #flags = usableBit | refreshableBit | cancelledBit
+  /** When the scheduled refresh is due: the timer entry's time. */
   at = 0
-  index = -1
-  cancelled = true
-  #rare: Rare | undefined = undefined
+  /** `token`, built when first asked for; the rarely used state hangs off it. */
   #t: Token | undefined = undefined
-
   readonly #options: AnyOptions
-  readonly #scope: Scope.Scope
-  readonly #captured: Context.Context<unknown>
-  readonly #store: TokenStore.Service
-  readonly #clock: Clock.Clock
+  readonly #env: Env
 
-  constructor(
-    options: AnyOptions,
-    scope: Scope.Scope,
-    captured: Context.Context<unknown>,
-    store: TokenStore.Service,
-    clock: Clock.Clock
-  ) {
+  constructor(options: AnyOptions, env: Env) {
     this.#options = options
-    this.#scope = scope
-    this.#captured = captured
-    this.#store = store
-    this.#clock = clock
+    this.#env = envOf(env)
+  }
+
+  #flag(bit: number): boolean {
+    return (this.#flags & bit) !== 0
+  }
+
+  #set(bit: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bit : this.#flags & ~bit
+  }
+
+  /** False once `invalidate` reported the held access token rejected. */
+  get #usable(): boolean {
+    return this.#flag(usableBit)
+  }
+  set #usable(on: boolean) {
+    this.#set(usableBit, on)
+  }
+
+  /** False once the held refresh token was rejected or may have been spent. */
+  get #refreshable(): boolean {
+    return this.#flag(refreshableBit)
+  }
+  set #refreshable(on: boolean) {
+    this.#set(refreshableBit, on)
+  }
+
+  get #closed(): boolean {
+    return this.#flag(closedBit)
+  }
+  set #closed(on: boolean) {
+    this.#set(closedBit, on)
+  }
+
+  /** Whether the timer holds no entry of this session. */
+  get cancelled(): boolean {
+    return this.#flag(cancelledBit)
+  }
+  set cancelled(on: boolean) {
+    this.#set(cancelledBit, on)
+  }
+
+  /** Where the timer's heap holds this session, -1 when it does not. */
+  get index(): number {
+    return (this.#flags >> 4) - 1
+  }
+  set index(index: number) {
+    this.#flags = (this.#flags & 15) | ((index + 1) << 4)
+  }
+
+  get #scope(): Scope.Scope {
+    return this.#env.scope
+  }
+
+  get #captured(): Context.Context<unknown> {
+    return this.#env.captured
+  }
+
+  get #clock(): Clock.Clock {
+    return this.#env.clock
+  }
+
+  get #store(): TokenStore.Service {
+    return this.#env.store
+  }
+
+  /** The held token as an effect, built once per token by `token`. */
+  get #ready(): Effect.Effect<TokenSet.TokenSet> | undefined {
+    return this.#t?.ready
+  }
+  set #ready(ready: Effect.Effect<TokenSet.TokenSet> | undefined) {
+    if (this.#t !== undefined) this.#t.ready = ready
+  }
+
+  /** The state; `undefined` is `Valid` for the held token. Kept aside once it is not that or `Empty`. */
+  get #current(): State | undefined {
+    return this.#rare !== undefined ? this.#rare.state : this.#tokens === undefined ? empty : undefined
+  }
+  set #current(state: State | undefined) {
+    this.#side().state = state
+  }
+
+  get #inflight(): Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined {
+    return this.#rare?.inflight
+  }
+  set #inflight(deferred: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined) {
+    this.#side().inflight = deferred
   }
 
   get token(): Token {
@@ -620,8 +725,13 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     return () => listeners.delete(listener)
   }
 
+  get #rare(): Rare | undefined {
+    return this.#t?.rare
+  }
+
   #side(): Rare {
-    return this.#rare ??= new Rare()
+    const current = this.#current
+    return this.token.rare ??= new Rare(current)
   }
 
   #stateNow(): State {
@@ -1158,20 +1268,18 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   static build(options: AnyOptions): Effect.Effect<SessionImpl, never, Scope.Scope> {
     return Effect.gen(function*() {
       const scope = yield* Effect.scope
-      const captured = yield* Effect.context<never>()
+      const captured = (yield* Effect.context<never>()) as Context.Context<unknown>
       const clock = yield* Effect.clock
       const store = options.store ??
         Option.getOrElse(Context.getOption(captured, TokenStore.TokenStore), () => memoryOnly)
-      const session = new SessionImpl(options, scope, captured as Context.Context<unknown>, store, clock)
+      const session = new SessionImpl(options, { scope, captured, clock, store })
       const stored = yield* session.#readStore()
       session.#hold(
         Option.isSome(stored)
           ? heldOf(stored.value)
           : options.initial && fresh(options.initial, undefined)
       )
-      if (session.#tokens !== undefined && TokenSet.isValidAt(session.#tokens, clock.unsafeCurrentTimeMillis())) {
-        session.#current = undefined
-      }
+      if (session.#tokens !== undefined && !session.#valid(session.#tokens)) session.#current = empty
       // Added before any fiber is forked into the scope, so it runs after they are interrupted.
       yield* SessionImpl.#closeWith(scope, session)
       yield* store.subscribe(options.key, (entry) => session.#adopt(entry)).pipe(
