@@ -36,7 +36,6 @@ import * as Effectable from "effect/Effectable"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -435,12 +434,10 @@ const fresh = (tokens: TokenSet.TokenSet, version: number | undefined): Held => 
 const heldOf = (stored: TokenStore.Stored): Held => fresh(stored.tokens, stored.version)
 
 /** What a state or log line says about an error: its message (errors carry no secrets), else its tag. */
-const describe = (error: unknown): string =>
-  Predicate.hasProperty(error, "message") && typeof error.message === "string" && error.message !== ""
-    ? error.message
-    : Predicate.hasProperty(error, "_tag") && typeof error._tag === "string"
-    ? error._tag
-    : "unknown error"
+const describe = (error: unknown): string => {
+  const { _tag, message } = (error ?? {}) as { readonly _tag?: unknown; readonly message?: unknown }
+  return typeof message === "string" && message !== "" ? message : typeof _tag === "string" ? _tag : "unknown error"
+}
 
 /**
  * The store of a session built without a `TokenStore`: nobody else reads or writes it, so it
@@ -471,16 +468,16 @@ class Rare {
     public state: State | undefined
   ) {}
   /** The one login or refresh in flight. */
-  inflight: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined = undefined
+  inflight: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined
   /** The pace of requests: a token bucket of `refreshBurst`, refilled one per interval. */
   allowance = refreshBurst
   allowanceAt = -Infinity
   /** Consecutive failed fetches, and until when callers get the last one without a request. */
   failures = 0
   failedUntil = -Infinity
-  lastFailure: Cause.Cause<unknown> | undefined = undefined
+  lastFailure: Cause.Cause<unknown> | undefined
   /** Tokens `persist` could not write, until `finish` hands them to the background writer. */
-  unpersisted: TokenSet.TokenSet | undefined = undefined
+  unpersisted: TokenSet.TokenSet | undefined
   /** The listeners of `watch`. */
   listeners: Set<(state: State) => void> | undefined = undefined
   /** The sessions built after this one in its scope, which this one's finalizer closes. */
@@ -520,9 +517,9 @@ const cancelledBit = 8
  */
 class Token extends Effectable.Class<TokenSet.TokenSet, unknown> {
   /** The held token as an effect, built on the first call after it changed. */
-  ready: Effect.Effect<TokenSet.TokenSet> | undefined = undefined
+  ready: Effect.Effect<TokenSet.TokenSet> | undefined
   /** The session's rarely used state, created on first use. */
-  rare: Rare | undefined = undefined
+  rare: Rare | undefined
   constructor(readonly session: SessionImpl) {
     super()
   }
@@ -545,8 +542,8 @@ type AnyOptions = Options<any, any, any, any, any>
  * idle session is one object, its `token`, and the numbers of its alarm.
  */
 class SessionImpl implements AuthSession<unknown, unknown>, Entry {
-  #tokens: TokenSet.TokenSet | undefined = undefined
-  #version: number | undefined = undefined
+  #tokens: TokenSet.TokenSet | undefined
+  #version: number | undefined
   /**
    * `usable`, `refreshable`, `closed` and the timer's `cancelled` as its low bits, and above them
    * the timer's `index` plus one: one small integer rather than five fields.
@@ -555,7 +552,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   /** When the scheduled refresh is due: the timer entry's time. */
   at = 0
   /** `token`, built when first asked for; the rarely used state hangs off it. */
-  #t: Token | undefined = undefined
+  #t: Token | undefined
   readonly #options: AnyOptions
   readonly #env: Env
 
@@ -570,29 +567,6 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
 
   #set(bit: number, on: boolean): void {
     this.#flags = on ? this.#flags | bit : this.#flags & ~bit
-  }
-
-  /** False once `invalidate` reported the held access token rejected. */
-  get #usable(): boolean {
-    return this.#flag(usableBit)
-  }
-  set #usable(on: boolean) {
-    this.#set(usableBit, on)
-  }
-
-  /** False once the held refresh token was rejected or may have been spent. */
-  get #refreshable(): boolean {
-    return this.#flag(refreshableBit)
-  }
-  set #refreshable(on: boolean) {
-    this.#set(refreshableBit, on)
-  }
-
-  get #closed(): boolean {
-    return this.#flag(closedBit)
-  }
-  set #closed(on: boolean) {
-    this.#set(closedBit, on)
   }
 
   /** Whether the timer holds no entry of this session. */
@@ -657,7 +631,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   /** The hot path of `token`: one field, one clock read while the held token is valid. */
   serve(): Effect.Effect<TokenSet.TokenSet, unknown> {
     const tokens = this.#tokens
-    return tokens !== undefined && this.#usable &&
+    return tokens !== undefined && this.#flag(usableBit) &&
         (tokens.expiresAt === undefined || tokens.expiresAt > this.#clock.unsafeCurrentTimeMillis())
       // Built on the first call after the token changed, then served as it is.
       ? this.#ready ??= Effect.succeed(tokens)
@@ -711,8 +685,10 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
 
   invalidate(seen: TokenSet.TokenSet): Effect.Effect<void> {
     return Effect.sync(() => {
-      if (this.#tokens !== undefined && this.#usable && sameSecret(this.#tokens.accessToken, seen.accessToken)) {
-        this.#usable = false
+      if (
+        this.#tokens !== undefined && this.#flag(usableBit) && sameSecret(this.#tokens.accessToken, seen.accessToken)
+      ) {
+        this.#set(usableBit, false)
         this.#ready = undefined
       }
     })
@@ -752,16 +728,16 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     return this.#tokens === undefined ? undefined : {
       tokens: this.#tokens,
       version: this.#version,
-      usable: this.#usable,
-      refreshable: this.#refreshable
+      usable: this.#flag(usableBit),
+      refreshable: this.#flag(refreshableBit)
     }
   }
 
   #hold(held: Held | undefined): void {
     this.#tokens = held?.tokens
     this.#version = held?.version
-    this.#usable = held?.usable ?? true
-    this.#refreshable = held?.refreshable ?? true
+    this.#set(usableBit, held?.usable ?? true)
+    this.#set(refreshableBit, held?.refreshable ?? true)
     this.#ready = undefined
   }
 
@@ -802,7 +778,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
 
   /** Closes the session: it runs after the session's fibers were interrupted. */
   #close(): Effect.Effect<void> {
-    this.#closed = true
+    this.#set(closedBit, true)
     const revoke = this.#options.revoke
     return Effect.flatMap(
       this.#forget(),
@@ -857,7 +833,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
         const expiresAt = this.#tokens?.expiresAt
         const remaining = expiresAt === undefined ? 0 : expiresAt - this.#now()
         const options = this.#options
-        return expiresAt === undefined || remaining <= 0 || this.#closed
+        return expiresAt === undefined || remaining <= 0 || this.#flag(closedBit)
           ? Effect.void
           : Effect.flatMap(
             Random.nextRange(0, Duration.toMillis(options.jitter ?? defaultJitter)),
@@ -883,7 +859,9 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   #adopt(stored: TokenStore.Stored): Effect.Effect<void> {
     return Effect.suspend(() => {
       const held = this.#tokens
-      if (this.#closed || (held !== undefined && this.#version !== undefined && stored.version <= this.#version)) {
+      if (
+        this.#flag(closedBit) || (held !== undefined && this.#version !== undefined && stored.version <= this.#version)
+      ) {
         return Effect.void
       }
       if (held !== undefined && sameTokens(held, stored.tokens)) {
@@ -1007,7 +985,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   #persistLater(pending: TokenSet.TokenSet): Effect.Effect<void> {
     // Runs `f` only while `pending` are still the held tokens of an open session.
     const current = <A, E1>(f: () => Effect.Effect<A, E1>) =>
-      Effect.suspend(() => this.#closed || this.#tokens !== pending ? Effect.void : f())
+      Effect.suspend(() => this.#flag(closedBit) || this.#tokens !== pending ? Effect.void : f())
     return current(() =>
       this.#store.set(this.key, pending, this.#version).pipe(
         Effect.flatMap((stored) =>
@@ -1094,7 +1072,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
           return this.#obtain(candidate, true)
         }
       }
-      if (this.#tokens === rejected.tokens) this.#refreshable = false
+      if (this.#tokens === rejected.tokens) this.#set(refreshableBit, false)
       return this.#loginOr(
         rejected.version,
         refused
@@ -1220,11 +1198,11 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   #begin(mode: Mode): Effect.Effect<Effect.Effect<TokenSet.TokenSet, unknown>> {
     return Effect.uninterruptible(Effect.withFiberRuntime((fiber) => {
       const tokens = this.#tokens
-      if (this.#closed) return Effect.succeed(Effect.fail(this.#closedError()))
+      if (this.#flag(closedBit)) return Effect.succeed(Effect.fail(this.#closedError()))
       // A newer token arrived, or the session logged out: this schedule is obsolete.
       if (typeof mode === "object" && tokens !== mode) return Effect.succeed(Effect.succeed(mode))
       const now = this.#now()
-      if (mode === demand && tokens !== undefined && this.#usable && TokenSet.isValidAt(tokens, now)) {
+      if (mode === demand && tokens !== undefined && this.#flag(usableBit) && TokenSet.isValidAt(tokens, now)) {
         return Effect.succeed(Effect.succeed(tokens))
       }
       const inflight = this.#inflight

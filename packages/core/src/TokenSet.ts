@@ -7,7 +7,6 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -166,7 +165,7 @@ const claimsOf = (token: Redacted.Redacted<string>): Option.Option<Claims> => {
     exp: Schema.optional(Schema.Number),
     iat: Schema.optional(Schema.Number)
   })))
-  return Encoding.decodeBase64UrlString(parts[1]).pipe(Either.getRight, Option.flatMap(decodeClaims))
+  return Encoding.decodeBase64UrlString(parts[1]).pipe(Option.getRight, Option.flatMap(decodeClaims))
 }
 
 /**
