@@ -16,7 +16,7 @@
  */
 import * as CalOAuth from "@effect-auth/cal/CalOAuth"
 import * as CalSession from "@effect-auth/cal/CalSession"
-import type * as AuthSession from "@effect-auth/core/AuthSession"
+import * as AuthSession from "@effect-auth/core/AuthSession"
 import type * as SessionClient from "@effect-auth/core/SessionClient"
 import type * as TokenSet from "@effect-auth/core/TokenSet"
 import * as EnduroSatAuth from "@effect-auth/endurosat/EnduroSatAuth"
@@ -164,7 +164,7 @@ const requestsTo = (server: FakeServer.FakeServer, path: string) =>
 
 /** Waits, on the real clock, for the session's next `Valid` state after a `Refreshing` one. */
 const nextRefresh = <E>(session: AuthSession.AuthSession<E, unknown>) =>
-  session.changes.pipe(
+  AuthSession.changes(session).pipe(
     Stream.dropWhile((state) => state._tag !== "Refreshing"),
     Stream.filter((state) => state._tag === "Valid"),
     Stream.runHead,

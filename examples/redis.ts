@@ -17,6 +17,7 @@
  * @since 0.1.0
  */
 import * as AuthSession from "@effect-auth/core/AuthSession"
+import * as SessionMetrics from "@effect-auth/core/SessionMetrics"
 import * as OccamAuth from "@effect-auth/occam/OccamAuth"
 import * as OccamSession from "@effect-auth/occam/OccamSession"
 import * as RedisTokenStore from "@effect-auth/redis/RedisTokenStore"
@@ -49,7 +50,7 @@ const session = Effect.gen(function*() {
   const response = yield* client.get(FakeOccam.protectedPath)
   yield* say(`GET ${FakeOccam.protectedPath} → ${response.status} with access token ${fingerprint(first.accessToken)}`)
   // Until the token is replaced: by this process's own refresh, or by the other's, adopted.
-  const later = yield* session.changes.pipe(
+  const later = yield* AuthSession.changes(session).pipe(
     Stream.filter((state) => state._tag === "Valid"),
     Stream.mapEffect(() => session.token),
     Stream.filter((tokens) => Redacted.value(tokens.accessToken) !== Redacted.value(first.accessToken)),
@@ -58,7 +59,7 @@ const session = Effect.gen(function*() {
     Effect.timeout(lifetime * 2)
   )
   const again = yield* client.get(FakeOccam.protectedPath)
-  const sent = yield* Metric.value(Metric.tagged(AuthSession.refreshes, "provider", OccamAuth.provider))
+  const sent = yield* Metric.value(Metric.tagged(SessionMetrics.refreshes, "provider", OccamAuth.provider))
   yield* say(
     `GET ${FakeOccam.protectedPath} → ${again.status} with access token ${fingerprint(later.accessToken)} ` +
       `(${
@@ -72,6 +73,8 @@ const session = Effect.gen(function*() {
 // Refresh 0.5 to 0.8 s before expiry (at random, so the two processes do not fire together).
 const SessionLive = OccamSession.layerConfig({ key: "occam:example", skew: "500 millis", jitter: "300 millis" }).pipe(
   Layer.provide(RedisTokenStore.layerConfig({ owner: `pid:${process.pid}` })),
+  // Count the session's requests (`SessionMetrics.refreshes` below).
+  Layer.provide(SessionMetrics.layer),
   Layer.provideMerge(OccamAuth.layerConfig()),
   Layer.provide(NodeHttpClient.layerUndici)
 )

@@ -147,6 +147,9 @@ const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
   }
 
   const tokenSet = await perItem(count, async (n) => tokenSets(n), async () => {})
+  // One run before measuring: what the first sessions cost once (compiled code, inline caches)
+  // is no part of what each session keeps.
+  await perItem(count, sessions({ lazyLogin: true }), close)
   const session = await perItem(count, sessions({ lazyLogin: true }), close)
   const badgateway = await perItem(count, badgatewayFetchers, async () => {
     // OAuth2Fetch has no close: its timers keep it alive until the child exits.

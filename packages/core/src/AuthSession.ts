@@ -17,9 +17,11 @@
  *   refreshes and the others adopt its result; a store that notifies lets them re-arm at once;
  * - bounded: logins and refreshes are rate-limited per session, and after repeated failures
  *   callers get the last failure for a backoff window instead of sending another request;
- * - observable: `changes` streams `Valid`, `Refreshing`, `Failed`, `Unpersisted` and
- *   `ReauthenticationRequired`; every login, refresh and revoke runs in a span and counts in
- *   metrics, labelled with a digest of the session key rather than the key itself.
+ * - observable: `changes(session)` streams `Valid`, `Refreshing`, `Failed`, `Unpersisted`,
+ *   `ReauthenticationRequired` and `Closed`; every login, refresh and revoke runs in a span,
+ *   labelled with a digest of the session key rather than the key itself, and is reported to the
+ *   `Observer` in context (`SessionMetrics.layer` counts them in metrics). Neither costs an
+ *   application that does not use it: the stream and the metrics are not part of `make`.
  *
  * @since 0.1.0
  */
@@ -30,12 +32,10 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
-import * as PubSub from "effect/PubSub"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -45,7 +45,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as AuthError from "./AuthError.js"
 import { digest } from "./internal/digest.js"
-import { Alarm, type Timer, timerFor } from "./internal/timer.js"
+import { type Entry, timerFor } from "./internal/timer.js"
 import * as TokenSet from "./TokenSet.js"
 import * as TokenStore from "./TokenStore.js"
 
@@ -85,12 +85,12 @@ export class SessionClosed extends Schema.TaggedError<SessionClosed>("@effect-au
   }
 ) {
   override get message(): string {
-    return `${this.provider} session "${this.key}" is closed: its scope (the layer that provides it) was released`
+    return `${this.provider} session "${this.key}" is closed: its scope was released`
   }
 }
 
 /**
- * What the session is doing, as `changes` reports it. No state carries a secret.
+ * What the session is doing, as `state` and `changes` report it. No state carries a secret.
  *
  * @since 0.1.0
  * @category models
@@ -138,8 +138,14 @@ export interface AuthSession<E, EV = never> {
   readonly logout: Effect.Effect<void, EV>
   /** The current state. */
   readonly state: Effect.Effect<State>
-  /** The current state, then every change. */
-  readonly changes: Stream.Stream<State>
+  /**
+   * Calls `listener` with the current state at once, then with every state the session moves
+   * to, synchronously, until the returned function is called. A listener must not throw. What
+   * `changes` is built on.
+   *
+   * @since 0.2.0
+   */
+  readonly watch: (listener: (state: State) => void) => () => void
 }
 
 /**
@@ -341,70 +347,53 @@ export const defaultMinRefreshInterval: Duration.Duration = Duration.seconds(1)
  */
 export const refreshBurst = 3
 
-/** The longest backoff window after repeated failures. */
-const maxFailureWindowMillis = 60_000
+/**
+ * What a session reports to its `Observer`: a login or refresh request sent, a failed login,
+ * refresh or revoke, a store write that failed (and is retried in the background), a caller that
+ * joined a request already in flight.
+ *
+ * @since 0.2.0
+ * @category observability
+ */
+export type Event = "login" | "refresh" | "failure" | "storeWriteFailure" | "join"
 
 /**
- * Logins sessions performed, tagged with `provider`.
+ * Hears every `Event` of the sessions built where it is provided, with the session's provider
+ * name. The default hears nothing, so a session costs nothing for what nobody reads;
+ * `SessionMetrics.layer` provides one that counts them in metrics.
  *
- * @since 0.1.0
- * @category metrics
+ * @since 0.2.0
+ * @category observability
  */
-export const logins: Metric.Metric.Counter<number> = Metric.counter("effect-auth.logins", {
-  description: "Logins performed by sessions",
-  incremental: true
-})
+export class Observer extends Context.Reference<Observer>()("@effect-auth/core/AuthSession/Observer", {
+  defaultValue: (): (event: Event, provider: string) => Effect.Effect<void> => () => Effect.void
+}) {}
 
 /**
- * Refresh requests sessions sent, tagged with `provider`.
+ * The current state of `session`, then every change, until the session's scope closes (the
+ * stream ends after `Closed`).
  *
- * @since 0.1.0
- * @category metrics
+ * @since 0.2.0
+ * @category observability
  */
-export const refreshes: Metric.Metric.Counter<number> = Metric.counter("effect-auth.refreshes", {
-  description: "Refresh requests sent by sessions",
-  incremental: true
-})
-
-/**
- * Failed logins, refreshes and revokes, tagged with `provider`.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const failures: Metric.Metric.Counter<number> = Metric.counter("effect-auth.failures", {
-  description: "Failed logins, refreshes and revokes",
-  incremental: true
-})
-
-/**
- * Store writes that failed and are being retried in the background, tagged with `provider`.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const storeWriteFailures: Metric.Metric.Counter<number> = Metric.counter("effect-auth.store_write_failures", {
-  description: "Token store writes that failed (retried until they succeed or the session closes)",
-  incremental: true
-})
-
-/**
- * Callers that joined a login or refresh already in flight instead of sending their own,
- * tagged with `provider`.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const singleFlightJoins: Metric.Metric.Counter<number> = Metric.counter("effect-auth.single_flight_joins", {
-  description: "Callers that joined an in-flight login or refresh",
-  incremental: true
-})
+export const changes = <E, EV>(session: AuthSession<E, EV>): Stream.Stream<State> =>
+  Stream.asyncPush((emit) =>
+    Effect.acquireRelease(
+      Effect.sync(() =>
+        session.watch((state) => {
+          emit.single(state)
+          if (state._tag === "Closed") emit.end()
+        })
+      ),
+      (unwatch) => Effect.sync(unwatch)
+    )
+  )
 
 // -----------------------------------------------------------------------------------------------
 // internals
 // -----------------------------------------------------------------------------------------------
 
-/** The token a session holds, with the store version it was read or written as. */
+/** A token and what the session knows of it: the store version, and whether it may be used. */
 interface Held {
   readonly tokens: TokenSet.TokenSet
   readonly version: number | undefined
@@ -414,73 +403,40 @@ interface Held {
   readonly refreshable: boolean
 }
 
-/** Everything `token` reads, as one immutable value swapped whole. */
-interface Cell<E> {
-  readonly held: Held | undefined
-  readonly inflight: Deferred.Deferred<TokenSet.TokenSet, E> | undefined
-  /** Until when `token` may answer `ready` at once: the expiry of a usable token, else -Infinity. */
-  readonly deadline: number
-  /** The held token, as an effect built once rather than on every call. */
-  readonly ready: Effect.Effect<TokenSet.TokenSet> | undefined
-}
+/**
+ * Why a fetch runs: a caller needs a valid token (`demand`), a forced refresh (`force`), or the
+ * scheduled refresh of the token set given.
+ */
+type Mode = 0 | 1 | TokenSet.TokenSet
+const demand = 0
+const force = 1
 
-const cellOf = <E>(held: Held | undefined, inflight: Deferred.Deferred<TokenSet.TokenSet, E> | undefined): Cell<E> => ({
-  held,
-  inflight,
-  deadline: held === undefined || !held.usable ? -Infinity : held.tokens.expiresAt ?? Infinity,
-  ready: held === undefined ? undefined : Effect.succeed(held.tokens)
-})
+const readFailed = "could not read the token store"
+const writeFailed = "could not write the token store; retrying"
 
-/** Why a fetch runs: a caller needs a valid token, a forced refresh, or a scheduled one. */
-type Mode =
-  | { readonly _tag: "Demand" }
-  | { readonly _tag: "Force" }
-  | { readonly _tag: "Ahead"; readonly tokens: TokenSet.TokenSet }
+const empty: State = { _tag: "Empty" }
+const refreshing: State = { _tag: "Refreshing" }
+const closed: State = { _tag: "Closed" }
 
-type Step<E> =
-  | { readonly _tag: "Ready"; readonly tokens: TokenSet.TokenSet }
-  | { readonly _tag: "Fail"; readonly cause: Cause.Cause<E> }
-  | { readonly _tag: "Join"; readonly deferred: Deferred.Deferred<TokenSet.TokenSet, E> }
-  | { readonly _tag: "Start"; readonly deferred: Deferred.Deferred<TokenSet.TokenSet, E> }
-
-const demand: Mode = { _tag: "Demand" }
-const force: Mode = { _tag: "Force" }
-
-const sameSecret = (
-  a: Redacted.Redacted<string> | undefined,
-  b: Redacted.Redacted<string> | undefined
-): boolean => a === b || (a !== undefined && b !== undefined && Redacted.value(a) === Redacted.value(b))
+const sameSecret = (a: Redacted.Redacted<string> | undefined, b: Redacted.Redacted<string> | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && Redacted.value(a) === Redacted.value(b))
 
 const sameTokens = (a: TokenSet.TokenSet, b: TokenSet.TokenSet): boolean =>
   a === b || (sameSecret(a.accessToken, b.accessToken) && sameSecret(a.refreshToken, b.refreshToken))
 
-const heldOf = (stored: TokenStore.Stored): Held => ({
-  tokens: stored.tokens,
-  version: stored.version,
+const fresh = (tokens: TokenSet.TokenSet, version: number | undefined): Held => ({
+  tokens,
+  version,
   usable: true,
   refreshable: true
 })
 
+const heldOf = (stored: TokenStore.Stored): Held => fresh(stored.tokens, stored.version)
+
 /** What a state or log line says about an error: its message (errors carry no secrets), else its tag. */
-const describe = (error: unknown): string =>
-  Predicate.hasProperty(error, "message") && typeof error.message === "string" && error.message !== ""
-    ? error.message
-    : Predicate.hasProperty(error, "_tag") && typeof error._tag === "string"
-    ? error._tag
-    : "unknown error"
-
-/** What spans and logs call a session: a digest of its key unless the key may be shown. */
-const labelOf = (
-  options: { readonly provider: string; readonly key: string; readonly showKey?: boolean | undefined }
-) => options.showKey === true ? options.key : `${options.provider}:${digest(options.key).slice(0, 8)}`
-
-const warn = (session: { readonly provider: string; readonly label: string }, message: string, error: unknown) => {
-  const description = describe(error)
-  return Effect.logWarning(`${message}: ${description}`).pipe(Effect.annotateLogs({
-    "effect-auth.provider": session.provider,
-    "effect-auth.session": session.label,
-    "effect-auth.error": description
-  }))
+const describe = (error: unknown): string => {
+  const { _tag, message } = (error ?? {}) as { readonly _tag?: unknown; readonly message?: unknown }
+  return typeof message === "string" && message !== "" ? message : typeof _tag === "string" ? _tag : "unknown error"
 }
 
 /**
@@ -496,17 +452,6 @@ const memoryOnly: TokenStore.Service = {
   subscribe: () => Effect.void
 }
 
-/** Counters tagged with a provider, made once per provider rather than at every increment. */
-const taggedCounters = new WeakMap<Metric.Metric.Counter<number>, Map<string, Metric.Metric.Counter<number>>>()
-
-const taggedCounter = (metric: Metric.Metric.Counter<number>, provider: string): Metric.Metric.Counter<number> => {
-  let byProvider = taggedCounters.get(metric)
-  if (byProvider === undefined) taggedCounters.set(metric, byProvider = new Map())
-  let tagged = byProvider.get(provider)
-  if (tagged === undefined) byProvider.set(provider, tagged = Metric.tagged(metric, "provider", provider))
-  return tagged
-}
-
 /** The backoff of the background store writer: from 200 ms, doubling, at most 30 seconds. */
 const storeRetrySchedule = Schedule.exponential("200 millis").pipe(
   Schedule.jittered,
@@ -514,315 +459,483 @@ const storeRetrySchedule = Schedule.exponential("200 millis").pipe(
 )
 
 /**
- * A refresh the provider refused as dead (`isRefreshRejected`). It travels as a value, not an
- * error, so that the session's error type need not carry it: it always ends in `recover`.
+ * What only a session that sends requests, fails or is watched needs: created on first use, so
+ * an idle session does without it.
  */
-class Rejected {
-  constructor(readonly error: unknown) {}
+class Rare {
+  constructor(
+    /** The state; `undefined` is `Valid` for the held token, built when asked for. */
+    public state: State | undefined
+  ) {}
+  /** The one login or refresh in flight. */
+  inflight: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined
+  /** The pace of requests: a token bucket of `refreshBurst`, refilled one per interval. */
+  allowance = refreshBurst
+  allowanceAt = -Infinity
+  /** Consecutive failed fetches, and until when callers get the last one without a request. */
+  failures = 0
+  failedUntil = -Infinity
+  lastFailure: Cause.Cause<unknown> | undefined
+  /** Tokens `persist` could not write, until `finish` hands them to the background writer. */
+  unpersisted: TokenSet.TokenSet | undefined
+  /** The listeners of `watch`. */
+  listeners: Set<(state: State) => void> | undefined = undefined
+  /** The sessions built after this one in its scope, which this one's finalizer closes. */
+  readonly followers: Array<SessionImpl> = []
 }
 
-/** How a session gets a token when it cannot refresh: its credentials, or nothing to log in with. */
-type Login<E, R> =
-  | { readonly _tag: "Credentials"; readonly login: Effect.Effect<TokenSet.TokenSet, E, R> }
-  | { readonly _tag: "None"; readonly stuck: (error: ReauthenticationRequired) => E }
+/** What the sessions built in one place share: their scope, context, clock and store. */
+interface Env {
+  readonly scope: Scope.Scope
+  readonly captured: Context.Context<unknown>
+  readonly clock: Clock.Clock
+  readonly store: TokenStore.Service
+}
 
-/** The options that carry no error type. */
-type Settings = Omit<Options, "login" | "refresh" | "isRefreshRejected" | "revoke" | "retrySchedule">
+/** The last `Env` made for each context: the sessions a layer builds in a row share one. */
+const envs = new WeakMap<Context.Context<unknown>, Env>()
+
+const envOf = (env: Env): Env => {
+  const last = envs.get(env.captured)
+  if (last !== undefined && last.scope === env.scope && last.clock === env.clock && last.store === env.store) {
+    return last
+  }
+  envs.set(env.captured, env)
+  return env
+}
+
+/** The bits of `SessionImpl`'s flags. */
+const usableBit = 1
+const refreshableBit = 2
+const closedBit = 4
+const cancelledBit = 8
 
 /**
- * What `make` hands a session: `E` is what obtaining a token can fail with, `ER` what the
- * provider's refresh fails with before `settle` turns its rejections into `Rejected`.
+ * `token`: one small object per session, built when first asked for, whose evaluation reads the
+ * held token and the clock, rather than a closure and an `Effect.suspend`. It also keeps the
+ * session's effect of the held token and its rarely used state.
  */
-interface Plan<E, ER, EV, R> {
-  readonly settings: Settings
-  readonly login: Login<E, R>
-  readonly refresh: ((refreshToken: Redacted.Redacted<string>) => Effect.Effect<TokenSet.TokenSet, ER, R>) | undefined
-  readonly settle: (refreshed: Effect.Effect<TokenSet.TokenSet, ER>) => Effect.Effect<TokenSet.TokenSet | Rejected, E>
-  readonly revoke: ((tokens: TokenSet.TokenSet) => Effect.Effect<void, EV, R>) | undefined
-  readonly retrySchedule: Schedule.Schedule<unknown, E | SessionClosed>
+class Token extends Effectable.Class<TokenSet.TokenSet, unknown> {
+  /** The held token as an effect, built on the first call after it changed. */
+  ready: Effect.Effect<TokenSet.TokenSet> | undefined
+  /** The session's rarely used state, created on first use. */
+  rare: Rare | undefined
+  constructor(readonly session: SessionImpl) {
+    super()
+  }
+  commit(): Effect.Effect<TokenSet.TokenSet, unknown> {
+    return this.session.serve()
+  }
 }
+
+/** The first session of each scope that closes sessions: it closes the others too. */
+const leaders = new WeakMap<Scope.Scope, SessionImpl>()
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyOptions = Options<any, any, any, any, any>
 
 /**
  * A session. Its mutable fields are read without a lock and written only inside synchronous
  * steps (`Effect.sync` / `Effect.suspend`), which JavaScript runs to completion: the same
- * guarantee a `Ref` gives, without a `Ref` per field. Everything that is not per-session lives
- * on the prototype: an idle session is a handful of small objects.
+ * guarantee a `Ref` gives, without a `Ref` per field. The held token is unfolded into fields,
+ * the methods live on the prototype, and the session is its own entry in the shared timer: an
+ * idle session is one object, its `token`, and the numbers of its alarm.
  */
-class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
-  readonly provider: string
-  readonly key: string
-  readonly label: string
-  private readonly options: Settings
-  readonly token: Effect.Effect<TokenSet.TokenSet, E | SessionClosed>
-  readonly invalidate: (seen: TokenSet.TokenSet) => Effect.Effect<void>
-  private cell: Cell<E | SessionClosed>
-  private current: State
-  private hub: PubSub.PubSub<State> | undefined = undefined
-  private alarm: Alarm | undefined = undefined
-  private closed = false
-  /** The pace of requests: a token bucket of `refreshBurst`, refilled one per interval. */
-  private allowance = refreshBurst
-  private allowanceAt = -Infinity
-  /** Consecutive failed fetches, and until when callers get the last one without a request. */
-  private failures = 0
-  private failedUntil = -Infinity
-  private lastFailure: Cause.Cause<E | SessionClosed> | undefined = undefined
-  /** Tokens `persist` could not write, until `finish` hands them to the background writer. */
-  private unpersisted: TokenSet.TokenSet | undefined = undefined
+class SessionImpl implements AuthSession<unknown, unknown>, Entry {
+  #tokens: TokenSet.TokenSet | undefined
+  #version: number | undefined
+  /**
+   * `usable`, `refreshable`, `closed` and the timer's `cancelled` as its low bits, and above them
+   * the timer's `index` plus one: one small integer rather than five fields.
+   */
+  #flags = usableBit | refreshableBit | cancelledBit
+  /** When the scheduled refresh is due: the timer entry's time. */
+  at = 0
+  /** `token`, built when first asked for; the rarely used state hangs off it. */
+  #t: Token | undefined
+  readonly #options: AnyOptions
+  readonly #env: Env
 
-  constructor(
-    private readonly plan: Plan<E, ER, EV, R>,
-    private readonly scope: Scope.Scope,
-    private readonly captured: Context.Context<R>,
-    private readonly store: TokenStore.Service,
-    private readonly clock: Clock.Clock,
-    private readonly timer: Timer,
-    initial: Held | undefined,
-    state: State
-  ) {
-    this.options = plan.settings
-    this.provider = plan.settings.provider
-    this.key = plan.settings.key
-    this.label = labelOf(plan.settings)
-    this.cell = cellOf(initial, undefined)
-    this.current = state
-    // The hot path: one field read and one clock read while the held token is valid.
-    this.token = Effect.suspend(() => {
-      const cell = this.cell
-      return cell.ready !== undefined && cell.deadline > this.clock.unsafeCurrentTimeMillis()
-        ? cell.ready
-        : this.shared(demand)
-    })
-    this.invalidate = (seen) =>
-      Effect.sync(() => {
-        const cell = this.cell
-        if (cell.held !== undefined && cell.held.usable && sameSecret(cell.held.tokens.accessToken, seen.accessToken)) {
-          this.cell = cellOf({ ...cell.held, usable: false }, cell.inflight)
-        }
-      })
+  constructor(options: AnyOptions, env: Env) {
+    this.#options = options
+    this.#env = envOf(env)
   }
 
-  get accessToken(): Effect.Effect<Redacted.Redacted<string>, E | SessionClosed> {
-    return Effect.map(this.token, (tokens) => tokens.accessToken)
+  #flag(bit: number): boolean {
+    return (this.#flags & bit) !== 0
   }
 
-  get refresh(): Effect.Effect<TokenSet.TokenSet, E | SessionClosed> {
-    return this.shared(force)
+  #set(bit: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bit : this.#flags & ~bit
   }
 
-  get logout(): Effect.Effect<void, EV> {
-    return Effect.gen(this, function*() {
-      // Let a login or refresh in flight land first, so that it cannot bring the token back.
-      const pending = this.cell.inflight
-      if (pending !== undefined) yield* Effect.exit(Deferred.await(pending))
-      const held = yield* this.forget()
-      if (held !== undefined && this.plan.revoke !== undefined) {
-        yield* this.call("effect-auth.revoke", undefined, this.plan.revoke(held.tokens))
-      }
-    }).pipe(Effect.ensuring(Effect.zipRight(this.removeFromStore(), this.publish({ _tag: "Empty" }))))
+  /** Whether the timer holds no entry of this session. */
+  get cancelled(): boolean {
+    return this.#flag(cancelledBit)
+  }
+  set cancelled(on: boolean) {
+    this.#set(cancelledBit, on)
   }
 
-  get state(): Effect.Effect<State> {
-    return Effect.sync(() => this.current)
+  /** Where the timer's heap holds this session, -1 when it does not. */
+  get index(): number {
+    return (this.#flags >> 4) - 1
+  }
+  set index(index: number) {
+    this.#flags = (this.#flags & 15) | ((index + 1) << 4)
   }
 
-  get changes(): Stream.Stream<State> {
-    return Stream.unwrapScoped(Effect.gen(this, function*() {
-      const hub = yield* this.ensureHub()
-      const subscription = yield* PubSub.subscribe(hub)
-      // Every published state is a new object: one published between the subscription and
-      // this read is both `current` and in the queue, and is dropped from the queue.
-      const current = this.current
-      return Stream.concat(
-        Stream.succeed(current),
-        Stream.filter(Stream.fromQueue(subscription), (state) => state !== current)
-      )
-    }))
+  get #scope(): Scope.Scope {
+    return this.#env.scope
   }
 
-  /** The finalizer of the session's scope. */
-  finalizer(): Effect.Effect<void> {
-    return Effect.suspend(() => this.close())
+  get #captured(): Context.Context<unknown> {
+    return this.#env.captured
   }
 
-  /** Runs when the session's scope closes, after the session's fibers were interrupted. */
-  private close(): Effect.Effect<void> {
-    this.closed = true
-    const revoke = this.plan.revoke
-    return Effect.flatMap(
-      this.forget(),
-      (held) =>
-        held === undefined || revoke === undefined || this.options.revokeOnClose !== true
-          ? Effect.void
-          : this.call("effect-auth.revoke", undefined, revoke(held.tokens)).pipe(
-            Effect.zipRight(this.removeFromStore()),
-            Effect.catchAll((error) => warn(this, "effect-auth: revoke on close failed", error))
-          )
-    ).pipe(Effect.zipRight(this.publish({ _tag: "Closed" })), Effect.zipRight(this.hub?.shutdown ?? Effect.void))
+  get #clock(): Clock.Clock {
+    return this.#env.clock
   }
 
-  private closedError(): SessionClosed {
-    return new SessionClosed({ provider: this.provider, key: this.key })
+  get #store(): TokenStore.Service {
+    return this.#env.store
+  }
+
+  /** The held token as an effect, built once per token by `token`. */
+  get #ready(): Effect.Effect<TokenSet.TokenSet> | undefined {
+    return this.#t?.ready
+  }
+  set #ready(ready: Effect.Effect<TokenSet.TokenSet> | undefined) {
+    if (this.#t !== undefined) this.#t.ready = ready
+  }
+
+  /** The state; `undefined` is `Valid` for the held token. Kept aside once it is not that or `Empty`. */
+  get #current(): State | undefined {
+    return this.#rare !== undefined ? this.#rare.state : this.#tokens === undefined ? empty : undefined
+  }
+  set #current(state: State | undefined) {
+    this.#side().state = state
+  }
+
+  get #inflight(): Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined {
+    return this.#rare?.inflight
+  }
+  set #inflight(deferred: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined) {
+    this.#side().inflight = deferred
+  }
+
+  get token(): Token {
+    return this.#t ??= new Token(this)
+  }
+
+  /** The hot path of `token`: one field, one clock read while the held token is valid. */
+  serve(): Effect.Effect<TokenSet.TokenSet, unknown> {
+    const tokens = this.#tokens
+    return tokens !== undefined && this.#flag(usableBit) &&
+        (tokens.expiresAt === undefined || tokens.expiresAt > this.#clock.unsafeCurrentTimeMillis())
+      // Built on the first call after the token changed, then served as it is.
+      ? this.#ready ??= Effect.succeed(tokens)
+      : this.#shared(demand)
+  }
+
+  get provider(): string {
+    return this.#options.provider
+  }
+
+  get key(): string {
+    return this.#options.key
   }
 
   /**
-   * Called by the timer when the refresh scheduled for `alarm.tokens` is due. The request is
-   * started from the timer's fiber; a fiber of the session's scope waits for it and, when it
-   * fails, retries on `retrySchedule` (logging each failure) until a refresh succeeds.
+   * What spans and logs say of the session: its provider and its label, a digest of its key
+   * unless the key may be shown.
    */
-  onAlarm(alarm: Alarm): Effect.Effect<void> {
-    if (alarm !== this.alarm) return Effect.void
-    const mode: Mode = { _tag: "Ahead", tokens: alarm.tokens }
-    return Effect.flatMap(this.begin(mode), (first) => {
+  #labels(): Record<string, string> {
+    const { key, provider, showKey } = this.#options
+    return {
+      "effect-auth.provider": provider,
+      "effect-auth.session": showKey === true ? key : `${provider}:${digest(key).slice(0, 8)}`
+    }
+  }
+
+  get accessToken(): Effect.Effect<Redacted.Redacted<string>, unknown> {
+    return Effect.map(this.token, (tokens) => tokens.accessToken)
+  }
+
+  get refresh(): Effect.Effect<TokenSet.TokenSet, unknown> {
+    return this.#shared(force)
+  }
+
+  get state(): Effect.Effect<State> {
+    return Effect.sync(() => this.#stateNow())
+  }
+
+  get logout(): Effect.Effect<void, unknown> {
+    return Effect.gen(this, function*() {
+      // Let a login or refresh in flight land first, so that it cannot bring the token back.
+      const pending = this.#inflight
+      if (pending !== undefined) yield* Effect.exit(Deferred.await(pending))
+      const tokens = yield* this.#forget()
+      const revoke = this.#options.revoke
+      if (tokens !== undefined && revoke !== undefined) {
+        yield* this.#call("effect-auth.revoke", undefined, revoke(tokens))
+      }
+    }).pipe(Effect.ensuring(Effect.zipRight(this.#removeFromStore(), this.#publish(empty))))
+  }
+
+  invalidate(seen: TokenSet.TokenSet): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (
+        this.#tokens !== undefined && this.#flag(usableBit) && sameSecret(this.#tokens.accessToken, seen.accessToken)
+      ) {
+        this.#set(usableBit, false)
+        this.#ready = undefined
+      }
+    })
+  }
+
+  watch(listener: (state: State) => void): () => void {
+    const listeners = this.#side().listeners ??= new Set()
+    listeners.add(listener)
+    listener(this.#stateNow())
+    return () => listeners.delete(listener)
+  }
+
+  get #rare(): Rare | undefined {
+    return this.#t?.rare
+  }
+
+  #side(): Rare {
+    const current = this.#current
+    return this.token.rare ??= new Rare(current)
+  }
+
+  #stateNow(): State {
+    return this.#current ?? { _tag: "Valid", expiresAt: this.#tokens?.expiresAt }
+  }
+
+  #now(): number {
+    return this.#clock.unsafeCurrentTimeMillis()
+  }
+
+  /** Whether `tokens` are valid now. */
+  #valid(tokens: TokenSet.TokenSet): boolean {
+    return TokenSet.isValidAt(tokens, this.#now())
+  }
+
+  /** The held token, as the value a fetch works with. */
+  #held(): Held | undefined {
+    return this.#tokens === undefined ? undefined : {
+      tokens: this.#tokens,
+      version: this.#version,
+      usable: this.#flag(usableBit),
+      refreshable: this.#flag(refreshableBit)
+    }
+  }
+
+  #hold(held: Held | undefined): void {
+    this.#tokens = held?.tokens
+    this.#version = held?.version
+    this.#set(usableBit, held?.usable ?? true)
+    this.#set(refreshableBit, held?.refreshable ?? true)
+    this.#ready = undefined
+  }
+
+  /** Sets the state (`undefined`: `Valid` for the held token) and tells the listeners. */
+  #publish(state: State | undefined): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.#current = state
+      const listeners = this.#rare?.listeners
+      if (listeners !== undefined && listeners.size > 0) {
+        const now = this.#stateNow()
+        for (const listener of listeners) listener(now)
+      }
+    })
+  }
+
+  #warn(message: string, error: unknown): Effect.Effect<void> {
+    const description = describe(error)
+    return Effect.logWarning(`effect-auth: ${message}: ${description}`).pipe(
+      Effect.annotateLogs({ ...this.#labels(), "effect-auth.error": description })
+    )
+  }
+
+  #count(event: Event): Effect.Effect<void> {
+    return Effect.suspend(() => Context.get(this.#captured, Observer)(event, this.provider))
+  }
+
+  #closedError(): SessionClosed {
+    return new SessionClosed({ provider: this.provider, key: this.key })
+  }
+
+  /** The finalizer of the scope: closes the sessions built in it, latest first. */
+  #closeAll(): Effect.Effect<void> {
+    // A session built in this scope from now on (once it has closed) closes at once.
+    leaders.delete(this.#scope)
+    const followers = this.#rare?.followers ?? []
+    return Effect.forEach([...followers.reverse(), this], (session) => session.#close(), { discard: true })
+  }
+
+  /** Closes the session: it runs after the session's fibers were interrupted. */
+  #close(): Effect.Effect<void> {
+    this.#set(closedBit, true)
+    const revoke = this.#options.revoke
+    return Effect.flatMap(
+      this.#forget(),
+      (tokens) =>
+        tokens === undefined || revoke === undefined || this.#options.revokeOnClose !== true
+          ? Effect.void
+          : this.#call("effect-auth.revoke", undefined, revoke(tokens)).pipe(
+            Effect.zipRight(this.#removeFromStore()),
+            Effect.catchAll((error) => this.#warn("revoke on close failed", error))
+          )
+    ).pipe(Effect.zipRight(this.#publish(closed)))
+  }
+
+  /**
+   * Called by the timer when the scheduled refresh is due. The request is started from the
+   * timer's fiber; a fiber of the session's scope waits for it and, when it fails, retries on
+   * `retrySchedule` (logging each failure) until a refresh succeeds.
+   */
+  fire(): Effect.Effect<void> {
+    const mode = this.#tokens
+    if (mode === undefined || this.index >= 0) return Effect.void
+    return Effect.flatMap(this.#begin(mode), (first) => {
       let next = first
       const attempt = Effect.suspend(() => {
         const current = next
-        next = this.shared(mode)
+        next = this.#shared(mode)
         return current
       })
       const loop = attempt.pipe(
-        Effect.tapError((error) => warn(this, "effect-auth: proactive refresh failed", error)),
+        Effect.tapError((error) => this.#warn("proactive refresh failed", error)),
         Effect.retry({
-          schedule: this.plan.retrySchedule,
+          schedule: this.#options.retrySchedule ?? defaultRetrySchedule,
           while: (error) => !(error instanceof ReauthenticationRequired) && !(error instanceof SessionClosed)
         }),
         Effect.ignore
       )
-      return Effect.asVoid(Effect.forkIn(Effect.interruptible(loop), this.scope))
+      return Effect.asVoid(Effect.forkIn(Effect.interruptible(loop), this.#scope))
     })
   }
 
   /**
-   * Schedules the refresh of `held` at `expiresAt - lead`, where `lead` is the skew plus a
-   * jitter drawn for this cycle, clamped to half of the lifetime left: a token living less than
-   * the skew is refreshed half-way through, never in a loop. A token that has already expired,
-   * or has no expiry, is not scheduled.
+   * Schedules the refresh of the held token at `expiresAt - lead`, where `lead` is the skew
+   * plus a jitter drawn for this cycle, clamped to half of the lifetime left: a token living
+   * less than the skew is refreshed half-way through, never in a loop. A token that has already
+   * expired, or has no expiry, is not scheduled.
    */
-  schedule(held: Held): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
-      const previous = this.alarm
-      this.alarm = undefined
-      const expiresAt = held.tokens.expiresAt
-      const remaining = expiresAt === undefined ? 0 : expiresAt - this.clock.unsafeCurrentTimeMillis()
-      if (expiresAt !== undefined && remaining > 0 && !this.closed) {
-        const skew = Duration.toMillis(this.options.skew ?? defaultSkew)
-        const jitter = Duration.toMillis(this.options.jitter ?? defaultJitter)
-        const lead = Math.min(skew + (yield* Random.nextRange(0, jitter)), remaining / 2)
-        // Whole milliseconds: the timer then never chases a fraction of a millisecond.
-        const alarm = new Alarm(Math.floor(expiresAt - lead), held.tokens, this)
-        this.alarm = alarm
-        yield* this.timer.add(alarm)
-      }
-      if (previous !== undefined) yield* this.timer.cancel(previous)
-    })
+  #schedule(): Effect.Effect<void> {
+    const timer = timerFor(this.#clock)
+    return Effect.zipRight(
+      timer.cancel(this),
+      Effect.suspend(() => {
+        const expiresAt = this.#tokens?.expiresAt
+        const remaining = expiresAt === undefined ? 0 : expiresAt - this.#now()
+        const options = this.#options
+        return expiresAt === undefined || remaining <= 0 || this.#flag(closedBit)
+          ? Effect.void
+          : Effect.flatMap(
+            Random.nextRange(0, Duration.toMillis(options.jitter ?? defaultJitter)),
+            (jitter) =>
+              Effect.suspend(() => {
+                // Another schedule of the same token got there first.
+                if (!this.cancelled) return Effect.void
+                const lead = Math.min(Duration.toMillis(options.skew ?? defaultSkew) + jitter, remaining / 2)
+                // Whole milliseconds: the timer then never chases a fraction of a millisecond.
+                this.at = Math.floor(expiresAt - lead)
+                this.cancelled = false
+                return timer.add(this)
+              })
+          )
+      })
+    )
   }
 
   /**
    * Adopts an entry another writer put in the store (the store's notification): a newer,
    * valid token replaces the held one and re-arms the scheduled refresh to its expiry.
    */
-  adopt(stored: TokenStore.Stored): Effect.Effect<void> {
+  #adopt(stored: TokenStore.Stored): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const cell = this.cell
-      const held = cell.held
-      if (this.closed) return Effect.void
-      if (held !== undefined && held.version !== undefined && stored.version <= held.version) return Effect.void
-      if (held !== undefined && sameTokens(held.tokens, stored.tokens)) {
-        this.cell = cellOf({ ...held, version: stored.version }, cell.inflight)
+      const held = this.#tokens
+      if (
+        this.#flag(closedBit) || (held !== undefined && this.#version !== undefined && stored.version <= this.#version)
+      ) {
         return Effect.void
       }
-      if (!TokenSet.isValidAt(stored.tokens, this.clock.unsafeCurrentTimeMillis())) return Effect.void
+      if (held !== undefined && sameTokens(held, stored.tokens)) {
+        this.#version = stored.version
+        return Effect.void
+      }
+      if (!this.#valid(stored.tokens)) return Effect.void
       // Adopted even while a fetch of this session is in flight (waiting for the lease, say):
       // callers are served the new token at once, and the fetch finds it when its turn comes.
-      const next = heldOf(stored)
-      this.cell = cellOf(next, cell.inflight)
-      return Effect.zipRight(this.publish({ _tag: "Valid", expiresAt: next.tokens.expiresAt }), this.schedule(next))
+      this.#hold(heldOf(stored))
+      return Effect.zipRight(this.#publish(undefined), this.#schedule())
     })
   }
 
-  private ensureHub(): Effect.Effect<PubSub.PubSub<State>> {
-    return this.hub !== undefined
-      ? Effect.succeed(this.hub)
-      : Effect.flatMap(PubSub.unbounded<State>(), (created) => Effect.sync(() => this.hub ??= created))
-  }
-
-  private publish(state: State): Effect.Effect<void> {
-    return Effect.sync(() => {
-      this.current = state
-      this.hub?.unsafeOffer(state)
-    })
-  }
-
-  private forget(): Effect.Effect<Held | undefined> {
+  #forget(): Effect.Effect<TokenSet.TokenSet | undefined> {
     return Effect.suspend(() => {
-      const held = this.cell.held
-      const alarm = this.alarm
-      this.cell = cellOf(undefined, undefined)
-      this.alarm = undefined
-      return Effect.as(alarm === undefined ? Effect.void : this.timer.cancel(alarm), held)
+      const tokens = this.#tokens
+      // The state stays what it was until the caller publishes the next one.
+      this.#current = this.#stateNow()
+      this.#hold(undefined)
+      return Effect.as(timerFor(this.#clock).cancel(this), tokens)
     })
   }
 
-  private removeFromStore(): Effect.Effect<void> {
-    return this.store.remove(this.key).pipe(
-      Effect.catchAll((error) => warn(this, "effect-auth: could not remove the tokens from the store", error))
+  #removeFromStore(): Effect.Effect<void> {
+    return Effect.catchAll(
+      this.#store.remove(this.key),
+      (error) => this.#warn("could not remove the tokens from the store", error)
     )
   }
 
-  private count(metric: Metric.Metric.Counter<number>): Effect.Effect<void> {
-    return Metric.increment(taggedCounter(metric, this.provider))
+  #readStore(): Effect.Effect<Option.Option<TokenStore.Stored>> {
+    return Effect.catchAll(
+      this.#store.get(this.key),
+      (error) => Effect.as(this.#warn(readFailed, error), Option.none())
+    )
   }
 
   /**
    * Runs one of the provider's effects: with the context the session was built in (under the
    * span of whoever triggered it), in its own span, counted.
    */
-  private call<A, E1>(
-    name: string,
-    metric: Metric.Metric.Counter<number> | undefined,
-    effect: Effect.Effect<A, E1, R>
-  ): Effect.Effect<A, E1> {
-    const captured = this.captured
-    const provided = Effect.mapInputContext(
-      effect,
-      (current: Context.Context<never>): Context.Context<R> =>
-        Option.match(Context.getOption(current, Tracer.ParentSpan), {
-          onNone: () => captured,
-          onSome: (span) => Context.add(captured, Tracer.ParentSpan, span)
-        })
-    )
-    return provided.pipe(
-      Effect.tapError(() => this.count(failures)),
-      (counted) => metric === undefined ? counted : Effect.zipRight(this.count(metric), counted),
+  #call<A, E1>(name: string, event: Event | undefined, effect: Effect.Effect<A, E1, unknown>): Effect.Effect<A, E1> {
+    const captured = this.#captured
+    const provided = Effect.mapInputContext(effect, (current: Context.Context<never>) => {
+      const span = Context.getOption(current, Tracer.ParentSpan)
+      return Option.isSome(span) ? Context.add(captured, Tracer.ParentSpan, span.value) : captured
+    })
+    return Effect.tapError(
+      event === undefined ? provided : Effect.zipRight(this.#count(event), provided),
+      () => this.#count("failure")
+    ).pipe(
       Effect.withSpan(name, {
-        attributes: { "effect-auth.provider": this.provider, "effect-auth.session": this.label },
+        attributes: this.#labels(),
         kind: "client"
       })
     )
   }
 
   /** A login or refresh, paced by the token bucket: it waits (on the `Clock`) for its turn. */
-  private paced<A, E1>(name: string, metric: Metric.Metric.Counter<number>, effect: Effect.Effect<A, E1, R>) {
+  #paced<A, E1>(name: string, event: Event, effect: Effect.Effect<A, E1, unknown>): Effect.Effect<A, E1> {
     return Effect.suspend(() => {
-      const interval = Duration.toMillis(this.options.minRefreshInterval ?? defaultMinRefreshInterval)
-      const now = this.clock.unsafeCurrentTimeMillis()
+      const side = this.#side()
+      const interval = Duration.toMillis(this.#options.minRefreshInterval ?? defaultMinRefreshInterval)
+      const now = this.#now()
       const refilled = interval <= 0
         ? refreshBurst
-        : Math.min(refreshBurst, this.allowance + (now - this.allowanceAt) / interval)
+        : Math.min(refreshBurst, side.allowance + (now - side.allowanceAt) / interval)
       const wait = refilled >= 1 ? 0 : Math.ceil((1 - refilled) * interval)
-      this.allowance = refilled - 1
-      this.allowanceAt = now
-      const call = this.call(name, metric, effect)
-      return wait === 0 ? call : Effect.zipRight(this.clock.sleep(Duration.millis(wait)), call)
+      side.allowance = refilled - 1
+      side.allowanceAt = now
+      const call = this.#call(name, event, effect)
+      return wait === 0 ? call : Effect.zipRight(this.#clock.sleep(Duration.millis(wait)), call)
     })
-  }
-
-  private readStore(): Effect.Effect<Option.Option<TokenStore.Stored>> {
-    return this.store.get(this.key).pipe(
-      Effect.catchAll((error) =>
-        Effect.as(warn(this, "effect-auth: could not read the token store", error), Option.none())
-      )
-    )
   }
 
   // --- obtaining a token: runs in the fetch fiber ---------------------------------------------
@@ -834,32 +947,32 @@ class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
    * tokens from a background writer that keeps trying until it succeeds, a newer token
    * replaces these, or the session closes; meanwhile the state is `Unpersisted`.
    */
-  private persist(tokens: TokenSet.TokenSet, expected: number | undefined, retried = false): Effect.Effect<Held> {
-    return this.store.set(this.key, tokens, expected).pipe(
+  #persist(tokens: TokenSet.TokenSet, expected: number | undefined, retried = false): Effect.Effect<Held> {
+    const kept = fresh(tokens, expected)
+    return this.#store.set(this.key, tokens, expected).pipe(
       Effect.map(heldOf),
       Effect.catchTags({
         VersionConflict: (conflict) =>
-          Effect.gen(this, function*() {
-            const stored = yield* this.readStore()
-            if (
-              Option.isSome(stored) && TokenSet.isValidAt(stored.value.tokens, this.clock.unsafeCurrentTimeMillis())
-            ) {
-              return heldOf(stored.value)
-            }
-            if (!retried) {
-              return yield* this.persist(tokens, Option.getOrUndefined(Option.map(stored, (_) => _.version)), true)
-            }
-            yield* warn(this, "effect-auth: the token store keeps changing; keeping the new tokens in memory", conflict)
-            return { tokens, version: expected, usable: true, refreshable: true }
-          }),
+          Effect.flatMap(
+            this.#readStore(),
+            (stored) =>
+              Option.isSome(stored) && this.#valid(stored.value.tokens)
+                ? Effect.succeed(heldOf(stored.value))
+                : retried
+                ? Effect.as(this.#warn("the token store keeps changing; tokens kept in memory", conflict), kept)
+                : this.#persist(tokens, Option.getOrUndefined(stored)?.version, true)
+          ),
         TokenStoreError: (error) =>
-          Effect.gen(this, function*() {
-            yield* warn(this, "effect-auth: could not write the token store; retrying in the background", error)
-            yield* this.count(storeWriteFailures)
+          Effect.zipRight(
+            this.#warn(writeFailed, error),
+            this.#count("storeWriteFailure")
+          ).pipe(
             // `finish` starts the background writer once these tokens are the held ones.
-            this.unpersisted = tokens
-            return { tokens, version: expected, usable: true, refreshable: true }
-          })
+            Effect.map(() => {
+              this.#side().unpersisted = tokens
+              return kept
+            })
+          )
       })
     )
   }
@@ -869,24 +982,16 @@ class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
    * when the store takes them, when newer tokens replace them (whose own write covers them), or
    * when the session closes (the fiber belongs to its scope).
    */
-  private persistLater(pending: Held): Effect.Effect<void> {
-    const superseded = () => this.closed || this.cell.held?.tokens !== pending.tokens
-    const unpersisted = (error: unknown) =>
-      Effect.suspend(() =>
-        superseded()
-          ? Effect.void
-          : this.publish({ _tag: "Unpersisted", expiresAt: pending.tokens.expiresAt, error: describe(error) })
-      )
-    const attempt = Effect.suspend(() => {
-      const held = this.cell.held
-      if (superseded() || held === undefined) return Effect.void
-      return this.store.set(this.key, pending.tokens, held.version).pipe(
+  #persistLater(pending: TokenSet.TokenSet): Effect.Effect<void> {
+    // Runs `f` only while `pending` are still the held tokens of an open session.
+    const current = <A, E1>(f: () => Effect.Effect<A, E1>) =>
+      Effect.suspend(() => this.#flag(closedBit) || this.#tokens !== pending ? Effect.void : f())
+    return current(() =>
+      this.#store.set(this.key, pending, this.#version).pipe(
         Effect.flatMap((stored) =>
-          Effect.suspend(() => {
-            const cell = this.cell
-            if (superseded() || cell.held === undefined) return Effect.void
-            this.cell = cellOf({ ...cell.held, version: stored.version }, cell.inflight)
-            return this.publish({ _tag: "Valid", expiresAt: pending.tokens.expiresAt })
+          current(() => {
+            this.#version = stored.version
+            return this.#publish(undefined)
           })
         ),
         // Another writer got there first: its entry is newer than the version these tokens were
@@ -895,92 +1000,86 @@ class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
         // does) has nothing newer to yield to: the next attempt writes over the absence.
         Effect.catchTag("VersionConflict", (conflict) =>
           Effect.flatMap(
-            this.readStore(),
+            this.#readStore(),
             Option.match({
               onNone: () =>
-                Effect.suspend(() => {
-                  const cell = this.cell
-                  if (superseded() || cell.held === undefined) return Effect.void
-                  this.cell = cellOf({ ...cell.held, version: undefined }, cell.inflight)
+                current(() => {
+                  this.#version = undefined
                   return Effect.fail(conflict)
                 }),
-              onSome: (stored) => this.adopt(stored)
+              onSome: (stored) => this.#adopt(stored)
             })
           )),
-        Effect.tapError((error) => Effect.zipRight(this.count(storeWriteFailures), unpersisted(error)))
+        Effect.tapError((error) =>
+          Effect.zipRight(
+            this.#count("storeWriteFailure"),
+            current(() => this.#publish({ _tag: "Unpersisted", expiresAt: pending.expiresAt, error: describe(error) }))
+          )
+        )
       )
-    })
-    return attempt.pipe(
-      Effect.retry(storeRetrySchedule),
-      Effect.ignore
-    )
+    ).pipe(Effect.retry(storeRetrySchedule), Effect.ignore)
   }
 
-  private loginOr(
-    expected: number | undefined,
-    reason: string,
-    cause?: unknown
-  ): Effect.Effect<Held, E> {
-    const login = this.plan.login
-    return login._tag === "None"
-      ? Effect.fail(login.stuck(
-        new ReauthenticationRequired({
-          provider: this.provider,
-          key: this.key,
-          reason: cause === undefined ? reason : `${reason} (${describe(cause)})`,
-          cause
-        })
-      ))
-      : Effect.flatMap(this.paced("effect-auth.login", logins, login.login), (tokens) => this.persist(tokens, expected))
+  #loginOr(expected: number | undefined, reason: string, cause?: unknown): Effect.Effect<Held, unknown> {
+    const login = this.#options.login
+    return login === undefined
+      ? new ReauthenticationRequired({
+        provider: this.provider,
+        key: this.key,
+        reason: cause === undefined ? reason : `${reason} (${describe(cause)})`,
+        cause
+      })
+      : Effect.flatMap(this.#paced("effect-auth.login", "login", login), (tokens) => this.#persist(tokens, expected))
   }
 
-  /**
-   * Whether a refresh failure the provider did not reject still means the refresh token must
-   * never be presented again: a single-use token whose refresh may have reached the server.
-   */
-  private isSpent(error: E): boolean {
-    return this.options.refreshGrant !== "replayable" && AuthError.mayHaveBeenProcessed(error)
-  }
-
-  private obtain(base: Held | undefined, adopted: boolean): Effect.Effect<Held, E> {
-    const refresh = this.plan.refresh
+  #obtain(base: Held | undefined, adopted: boolean): Effect.Effect<Held, unknown> {
+    const options = this.#options
+    const refresh = options.refresh
     const refreshToken = base?.tokens.refreshToken
     if (
       base === undefined || refresh === undefined || refreshToken === undefined || !base.refreshable ||
-      !TokenSet.canRefreshAt(base.tokens, this.clock.unsafeCurrentTimeMillis())
+      !TokenSet.canRefreshAt(base.tokens, this.#now())
     ) {
-      return this.loginOr(base?.version, base === undefined ? "no token and no credentials" : "no usable refresh token")
+      return this.#loginOr(
+        base?.version,
+        base === undefined ? "no token and no credentials" : "no usable refresh token"
+      )
     }
-    return Effect.matchEffect(this.plan.settle(this.paced("effect-auth.refresh", refreshes, refresh(refreshToken))), {
-      onSuccess: (next) =>
-        next instanceof Rejected
-          ? this.recover(base, adopted, next.error, true)
-          : this.persist(TokenSet.merge(base.tokens, next), base.version),
-      onFailure: (error) => this.isSpent(error) ? this.recover(base, adopted, error, false) : Effect.fail(error)
+    return Effect.matchEffect(this.#paced("effect-auth.refresh", "refresh", refresh(refreshToken)), {
+      onSuccess: (next) => this.#persist(TokenSet.merge(base.tokens, next), base.version),
+      // A refresh token the provider refused is dead, and so is a single-use one whose refresh
+      // may have reached the server without an answer arriving.
+      onFailure: (error) =>
+        options.isRefreshRejected?.(error)
+          ? this.#recover(base, adopted, error, true)
+          : options.refreshGrant !== "replayable" && AuthError.mayHaveBeenProcessed(error)
+          ? this.#recover(base, adopted, error, false)
+          : Effect.fail(error)
     })
   }
 
   // The refresh token was refused, or may have been spent without an answer. If another
   // instance rotated it first, its tokens are in the store: take them (refreshing once with
   // them if their access token is stale). Otherwise never present this refresh token again.
-  private recover(rejected: Held, adopted: boolean, error: unknown, refused: boolean): Effect.Effect<Held, E> {
-    return Effect.gen(this, function*() {
-      const stored = yield* this.readStore()
+  #recover(rejected: Held, adopted: boolean, error: unknown, refused: boolean): Effect.Effect<Held, unknown> {
+    return Effect.flatMap(this.#readStore(), (stored) => {
       if (Option.isSome(stored) && !sameTokens(stored.value.tokens, rejected.tokens)) {
         const candidate = heldOf(stored.value)
-        if (TokenSet.isValidAt(candidate.tokens, this.clock.unsafeCurrentTimeMillis())) return candidate
+        if (this.#valid(candidate.tokens)) {
+          return Effect.succeed(candidate)
+        }
         if (!adopted && !sameSecret(candidate.tokens.refreshToken, rejected.tokens.refreshToken)) {
-          return yield* this.obtain(candidate, true)
+          return this.#obtain(candidate, true)
         }
       }
-      const cell = this.cell
-      if (cell.held !== undefined && cell.held.tokens === rejected.tokens) {
-        this.cell = cellOf({ ...cell.held, refreshable: false }, cell.inflight)
-      }
-      const reason = refused
-        ? "the refresh token was rejected"
-        : "the refresh token may have been spent: the answer to its refresh was lost"
-      return yield* this.loginOr(rejected.version, reason, error)
+      if (this.#tokens === rejected.tokens) this.#set(refreshableBit, false)
+      return this.#loginOr(
+        rejected.version,
+        refused
+          ? "the refresh token was rejected"
+          : "the refresh token may have been spent (its answer was lost)",
+        error
+      )
     })
   }
 
@@ -988,43 +1087,43 @@ class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
    * One fetch, under the store's refresh lease: whoever held it before may have left a token
    * that makes this fetch unnecessary, so the store is read first, then the provider asked.
    */
-  private cycle(mode: Mode): Effect.Effect<Held, E> {
+  #cycle(mode: Mode): Effect.Effect<Held, unknown> {
     const body = (leased: boolean) =>
       Effect.gen(this, function*() {
-        const held = this.cell.held
-        const now = this.clock.unsafeCurrentTimeMillis()
+        const held = this.#held()
+        const now = this.#now()
         const valid = held !== undefined && held.usable && TokenSet.isValidAt(held.tokens, now)
+        const ahead = typeof mode === "object"
         // The store's notification brought another instance's token while this fetch waited for
         // the lease: that token is the answer.
-        if (valid && (mode._tag === "Demand" || (mode._tag === "Ahead" && held.tokens !== mode.tokens))) return held
-        const read = yield* Effect.either(this.store.get(this.key))
-        if (Either.isLeft(read)) yield* warn(this, "effect-auth: could not read the token store", read.left)
+        if (valid && (mode === demand || (ahead && held.tokens !== mode))) return held
+        const read = yield* Effect.either(this.#store.get(this.key))
+        if (Either.isLeft(read)) yield* this.#warn(readFailed, read.left)
         // Without the lease or the store, another instance may have rotated the refresh token
         // already: a scheduled refresh waits while the held token is still valid (it is
         // re-armed half-way to expiry), and only a caller without a valid token goes ahead.
-        if ((Either.isLeft(read) || !leased) && mode._tag === "Ahead" && valid) return held
-        const stored = Either.getOrElse(read, () => Option.none<TokenStore.Stored>())
+        if ((Either.isLeft(read) || !leased) && ahead && valid) return held
+        const stored = Either.getOrElse(read, Option.none<TokenStore.Stored>)
         if (Option.isNone(stored) || (held !== undefined && stored.value.version === held.version)) {
-          return yield* this.obtain(held, false)
+          return yield* this.#obtain(held, false)
         }
         const candidate = heldOf(stored.value)
         const newer = held === undefined || held.version === undefined || stored.value.version > held.version
         const fresher = held === undefined ||
-          (mode._tag === "Demand"
+          (mode === demand
             ? held.usable || !sameSecret(held.tokens.accessToken, candidate.tokens.accessToken)
-            : mode._tag === "Force"
+            : mode === force
             ? newer && !sameTokens(held.tokens, candidate.tokens)
             : (candidate.tokens.expiresAt ?? Infinity) > (held.tokens.expiresAt ?? Infinity))
         return fresher && TokenSet.isValidAt(candidate.tokens, now)
           ? candidate
-          : yield* this.obtain(candidate, false)
+          : yield* this.#obtain(candidate, false)
       })
     return Effect.zipRight(
-      this.publish({ _tag: "Refreshing" }),
+      this.#publish(refreshing),
       Effect.scoped(Effect.flatMap(
-        Effect.matchEffect(this.store.lease(this.key), {
-          onFailure: (error) =>
-            Effect.as(warn(this, "effect-auth: could not take the refresh lease; going on without it", error), false),
+        Effect.matchEffect(this.#store.lease(this.key), {
+          onFailure: (error) => Effect.as(this.#warn("could not take the refresh lease", error), false),
           onSuccess: () => Effect.succeed(true)
         }),
         body
@@ -1034,121 +1133,140 @@ class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
 
   // --- single flight --------------------------------------------------------------------------
 
-  private finish(
-    deferred: Deferred.Deferred<TokenSet.TokenSet, E | SessionClosed>,
-    exit: Exit.Exit<Held, E>
+  #finish(
+    deferred: Deferred.Deferred<TokenSet.TokenSet, unknown>,
+    exit: Exit.Exit<Held, unknown>
   ): Effect.Effect<void> {
-    return Exit.match(exit, {
-      onSuccess: (held) =>
-        Effect.suspend(() => {
-          this.cell = cellOf(held, undefined)
-          this.failures = 0
-          this.lastFailure = undefined
-          const expiresAt = held.tokens.expiresAt
-          const dead = expiresAt !== undefined && expiresAt <= this.clock.unsafeCurrentTimeMillis()
-          const unpersisted = this.unpersisted === held.tokens
-          this.unpersisted = undefined
-          return Effect.all([
-            dead
-              ? warn(
-                this,
-                "effect-auth: the provider issued a token that had already expired",
-                "check the clocks of this host and the provider; requests are paced by minRefreshInterval"
-              )
-              : Effect.void,
-            unpersisted
-              ? Effect.zipRight(
-                this.publish({ _tag: "Unpersisted", expiresAt, error: "the token store could not be written" }),
-                Effect.forkIn(Effect.interruptible(this.persistLater(held)), this.scope)
-              )
-              : this.publish({ _tag: "Valid", expiresAt })
-          ], { discard: true })
-        }).pipe(
-          Effect.zipRight(this.schedule(held)),
-          Effect.zipRight(Deferred.succeed(deferred, held.tokens))
+    return Effect.suspend(() => {
+      this.#inflight = undefined
+      const rare = this.#rare
+      const now = this.#now()
+      if (Exit.isSuccess(exit)) {
+        const held = exit.value
+        const tokens = held.tokens
+        const expiresAt = tokens.expiresAt
+        const unpersisted = rare?.unpersisted === tokens
+        this.#hold(held)
+        if (rare !== undefined) {
+          rare.failures = 0
+          rare.lastFailure = rare.unpersisted = undefined
+        }
+        return Effect.all([
+          expiresAt !== undefined && expiresAt <= now
+            ? this.#warn(
+              "the provider issued a token that had already expired",
+              "check both clocks"
+            )
+            : Effect.void,
+          unpersisted
+            ? Effect.zipRight(
+              this.#publish({ _tag: "Unpersisted", expiresAt, error: writeFailed }),
+              Effect.forkIn(Effect.interruptible(this.#persistLater(tokens)), this.#scope)
+            )
+            : this.#publish(undefined),
+          this.#schedule(),
+          Deferred.succeed(deferred, tokens)
+        ], { discard: true })
+      }
+      const cause = exit.cause
+      // The fetch fiber belongs to the session's scope: only closing it interrupts the fetch.
+      if (Cause.isInterruptedOnly(cause)) return Deferred.fail(deferred, this.#closedError())
+      const side = this.#side()
+      if (++side.failures >= 2) {
+        const interval = Duration.toMillis(this.#options.minRefreshInterval ?? defaultMinRefreshInterval)
+        side.failedUntil = now + Math.min(interval * 2 ** (side.failures - 2), 60_000)
+        side.lastFailure = cause
+      }
+      const error = Cause.failureOption(cause)
+      return Effect.zipRight(
+        this.#publish(
+          Option.isNone(error)
+            ? { _tag: "Failed", error: "defect" }
+            : error.value instanceof ReauthenticationRequired
+            ? { _tag: "ReauthenticationRequired", reason: error.value.reason }
+            : { _tag: "Failed", error: describe(error.value) }
         ),
-      onFailure: (cause) =>
-        Effect.suspend(() => {
-          this.cell = cellOf(this.cell.held, undefined)
-          // The fetch fiber belongs to the session's scope: only closing it interrupts the fetch.
-          if (Cause.isInterruptedOnly(cause)) return Deferred.fail(deferred, this.closedError())
-          this.failures++
-          if (this.failures >= 2) {
-            const interval = Duration.toMillis(this.options.minRefreshInterval ?? defaultMinRefreshInterval)
-            const window = Math.min(interval * 2 ** (this.failures - 2), maxFailureWindowMillis)
-            this.failedUntil = this.clock.unsafeCurrentTimeMillis() + window
-            this.lastFailure = cause
-          }
-          return Option.match(Cause.failureOption(cause), {
-            onNone: () => this.publish({ _tag: "Failed", error: "defect" }),
-            onSome: (error) =>
-              this.publish(
-                error instanceof ReauthenticationRequired
-                  ? { _tag: "ReauthenticationRequired", reason: error.reason }
-                  : { _tag: "Failed", error: describe(error) }
-              )
-          }).pipe(Effect.zipRight(Deferred.failCause(deferred, cause)))
-        })
+        Deferred.failCause(deferred, cause)
+      )
     })
-  }
-
-  private decide(
-    mode: Mode,
-    makeDeferred: () => Deferred.Deferred<TokenSet.TokenSet, E | SessionClosed>
-  ): Step<E | SessionClosed> {
-    const cell = this.cell
-    if (this.closed) return { _tag: "Fail", cause: Cause.fail(this.closedError()) }
-    if (mode._tag === "Ahead" && (cell.held === undefined || cell.held.tokens !== mode.tokens)) {
-      // A newer token arrived, or the session logged out: this schedule is obsolete.
-      return { _tag: "Ready", tokens: mode.tokens }
-    }
-    const now = this.clock.unsafeCurrentTimeMillis()
-    if (
-      mode._tag === "Demand" && cell.held !== undefined && cell.held.usable && TokenSet.isValidAt(cell.held.tokens, now)
-    ) {
-      return { _tag: "Ready", tokens: cell.held.tokens }
-    }
-    if (cell.inflight !== undefined) return { _tag: "Join", deferred: cell.inflight }
-    if (this.lastFailure !== undefined && now < this.failedUntil) return { _tag: "Fail", cause: this.lastFailure }
-    const deferred = makeDeferred()
-    this.cell = cellOf(cell.held, deferred)
-    return { _tag: "Start", deferred }
   }
 
   // The fetch is forked while uninterruptible, so its `onExit` is in place before anything can
   // interrupt it; only the provider calls are interruptible (by the session's scope). `begin`
   // returns how to wait for the result: a caller that is interrupted stops waiting, and the
-  // fetch goes on for the others.
-  private begin(
-    mode: Mode
-  ): Effect.Effect<Effect.Effect<TokenSet.TokenSet, E | SessionClosed>> {
-    return Effect.uninterruptible(
-      Effect.withFiberRuntime((fiber) => {
-        // Only the caller that starts a fetch needs a `Deferred`: joiners and callers served from
-        // the held token (the hot path) allocate none.
-        const step = this.decide(mode, () => Deferred.unsafeMake(fiber.id()))
-        switch (step._tag) {
-          case "Ready":
-            return Effect.succeed(Effect.succeed(step.tokens))
-          case "Fail":
-            return Effect.succeed(Effect.failCause(step.cause))
-          case "Join":
-            return Effect.as(this.count(singleFlightJoins), Deferred.await(step.deferred))
-          case "Start":
-            return Effect.as(
-              Effect.forkIn(
-                Effect.onExit(Effect.interruptible(this.cycle(mode)), (exit) => this.finish(step.deferred, exit)),
-                this.scope
-              ),
-              Deferred.await(step.deferred)
-            )
-        }
-      })
-    )
+  // fetch goes on for the others. Only the caller that starts a fetch allocates a `Deferred`.
+  #begin(mode: Mode): Effect.Effect<Effect.Effect<TokenSet.TokenSet, unknown>> {
+    return Effect.uninterruptible(Effect.withFiberRuntime((fiber) => {
+      const tokens = this.#tokens
+      if (this.#flag(closedBit)) return Effect.succeed(Effect.fail(this.#closedError()))
+      // A newer token arrived, or the session logged out: this schedule is obsolete.
+      if (typeof mode === "object" && tokens !== mode) return Effect.succeed(Effect.succeed(mode))
+      const now = this.#now()
+      if (mode === demand && tokens !== undefined && this.#flag(usableBit) && TokenSet.isValidAt(tokens, now)) {
+        return Effect.succeed(Effect.succeed(tokens))
+      }
+      const inflight = this.#inflight
+      if (inflight !== undefined) return Effect.as(this.#count("join"), Deferred.await(inflight))
+      const rare = this.#rare
+      if (rare?.lastFailure !== undefined && now < rare.failedUntil) {
+        return Effect.succeed(Effect.failCause(rare.lastFailure))
+      }
+      const deferred = this.#inflight = Deferred.unsafeMake<TokenSet.TokenSet, unknown>(fiber.id())
+      return Effect.as(
+        Effect.forkIn(
+          Effect.onExit(Effect.interruptible(this.#cycle(mode)), (exit) => this.#finish(deferred, exit)),
+          this.#scope
+        ),
+        Deferred.await(deferred)
+      )
+    }))
   }
 
-  private shared(mode: Mode): Effect.Effect<TokenSet.TokenSet, E | SessionClosed> {
-    return Effect.flatten(this.begin(mode))
+  #shared(mode: Mode): Effect.Effect<TokenSet.TokenSet, unknown> {
+    return Effect.flatten(this.#begin(mode))
+  }
+
+  /**
+   * Closes `session` with `scope`. The sessions of one scope share the finalizer of the first of
+   * them, added before any of their fibers is forked into the scope (so it runs after those are
+   * interrupted), which closes them latest first: a finalizer of its own would cost each session
+   * more than the rest of its state.
+   */
+  static #closeWith(scope: Scope.Scope, session: SessionImpl): Effect.Effect<void> {
+    const leader = leaders.get(scope)
+    if (leader !== undefined) {
+      leader.#side().followers.push(session)
+      return Effect.void
+    }
+    leaders.set(scope, session)
+    return Scope.addFinalizerExit(scope, session.#closeAll.bind(session))
+  }
+
+  /** What `make` does, inside the class for the private fields it sets. */
+  static build(options: AnyOptions): Effect.Effect<SessionImpl, never, Scope.Scope> {
+    return Effect.gen(function*() {
+      const scope = yield* Effect.scope
+      const captured = (yield* Effect.context<never>()) as Context.Context<unknown>
+      const clock = yield* Effect.clock
+      const store = options.store ??
+        Option.getOrElse(Context.getOption(captured, TokenStore.TokenStore), () => memoryOnly)
+      const session = new SessionImpl(options, { scope, captured, clock, store })
+      const stored = yield* session.#readStore()
+      session.#hold(
+        Option.isSome(stored)
+          ? heldOf(stored.value)
+          : options.initial && fresh(options.initial, undefined)
+      )
+      if (session.#tokens !== undefined && !session.#valid(session.#tokens)) session.#current = empty
+      // Added before any fiber is forked into the scope, so it runs after they are interrupted.
+      yield* SessionImpl.#closeWith(scope, session)
+      yield* store.subscribe(options.key, (entry) => session.#adopt(entry)).pipe(
+        Scope.extend(scope),
+        Effect.catchAll((error) => session.#warn("could not subscribe to the token store", error))
+      )
+      yield* session.#schedule()
+      return session
+    })
   }
 }
 
@@ -1187,7 +1305,7 @@ class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
  *   compare-and-set before any caller sees it. When the write conflicts, the store's token is
  *   adopted if valid; otherwise the new tokens are written again over the store's version.
  *   When the store cannot be written, the tokens are served from memory while a background
- *   writer retries (state `Unpersisted`, metric `effect-auth.store_write_failures`) until it
+ *   writer retries (state `Unpersisted`, event `storeWriteFailure`) until it
  *   succeeds, a newer token replaces them, or the session closes. A store that notifies
  *   (`TokenStore.subscribe`) hands the session every newer token another writer stores: it is
  *   adopted and the scheduled refresh re-armed to its expiry.
@@ -1206,8 +1324,9 @@ class SessionImpl<E, ER, EV, R> implements AuthSession<E, EV> {
  *
  * Every login, refresh and revoke runs in a span (`effect-auth.login`, `effect-auth.refresh`,
  * `effect-auth.revoke`, with the attributes `effect-auth.provider` and `effect-auth.session`,
- * the session's label: a digest of its key unless `showKey`) and counts in the metrics of this
- * module, tagged with `provider`.
+ * the session's label: a digest of its key unless `showKey`) and is reported, with every other
+ * `Event`, to the `Observer` of the context the session is built in (`SessionMetrics.layer`
+ * counts them in metrics tagged with `provider`).
  *
  * @since 0.1.0
  * @category constructors
@@ -1224,58 +1343,12 @@ export function make<EL, ER, X extends ER, EV, R>(
 export function make<EL, ER, X extends ER, EV, R>(
   options: Options<EL, ER, X, EV, R>
 ): Effect.Effect<AuthSession<EL | Exclude<ER, X> | ReauthenticationRequired, EV>, never, R | Scope.Scope> {
-  // One implementation for both signatures: `ReauthenticationRequired` is built in one place,
-  // `loginOr`, and only when `login` is `None`, which is why a session with a login never fails
-  // with it (unless its own login does).
-  const rejects = options.isRefreshRejected
-  const isRejected = (error: ER): error is X => rejects !== undefined && rejects(error)
-  const login: Login<EL | Exclude<ER, X> | ReauthenticationRequired, R> = options.login === undefined
-    ? { _tag: "None", stuck: (error) => error }
-    : { _tag: "Credentials", login: options.login }
-  const { isRefreshRejected: _, login: __, refresh, retrySchedule, revoke, ...settings } = options
-  return build({
-    settings,
-    login,
-    refresh,
-    settle: (refreshed) => Effect.catchIf(refreshed, isRejected, (error) => Effect.succeed(new Rejected(error))),
-    revoke,
-    retrySchedule: retrySchedule ?? defaultRetrySchedule
-  })
+  // One implementation for every signature: `ReauthenticationRequired` is built in one place,
+  // `loginOr`, and only without a `login`, which is why a session with a login never fails with
+  // it (unless its own login does). The session keeps `options` as they were given.
+  return SessionImpl.build(options) as Effect.Effect<
+    AuthSession<EL | Exclude<ER, X> | ReauthenticationRequired, EV>,
+    never,
+    R | Scope.Scope
+  >
 }
-
-const build = <E, ER, EV, R>(plan: Plan<E, ER, EV, R>): Effect.Effect<AuthSession<E, EV>, never, R | Scope.Scope> =>
-  Effect.gen(function*() {
-    const options = plan.settings
-    const scope = yield* Effect.scope
-    const captured = yield* Effect.context<R>()
-    const clock = yield* Effect.clock
-    const store = options.store ??
-      Option.getOrElse(yield* Effect.serviceOption(TokenStore.TokenStore), () => memoryOnly)
-    const label = { provider: options.provider, label: labelOf(options) }
-    const stored = yield* store.get(options.key).pipe(
-      Effect.catchAll((error) =>
-        Effect.as(warn(label, "effect-auth: could not read the token store", error), Option.none())
-      )
-    )
-    const initial = Option.match(stored, {
-      onNone: (): Held | undefined =>
-        options.initial === undefined
-          ? undefined
-          : { tokens: options.initial, version: undefined, usable: true, refreshable: true },
-      onSome: heldOf
-    })
-    const state: State = initial !== undefined && TokenSet.isValidAt(initial.tokens, clock.unsafeCurrentTimeMillis())
-      ? { _tag: "Valid", expiresAt: initial.tokens.expiresAt }
-      : { _tag: "Empty" }
-    const session = new SessionImpl(plan, scope, captured, store, clock, timerFor(clock), initial, state)
-    // Added before any fiber is forked into the scope, so it runs after they are interrupted.
-    yield* Scope.addFinalizer(scope, session.finalizer())
-    yield* store.subscribe(options.key, (entry) => session.adopt(entry)).pipe(
-      Scope.extend(scope),
-      Effect.catchAll((error) =>
-        warn(label, "effect-auth: could not subscribe to the token store; adopting on refresh only", error)
-      )
-    )
-    if (initial !== undefined) yield* session.schedule(initial)
-    return session
-  })

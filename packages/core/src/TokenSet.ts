@@ -7,15 +7,12 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
-function isFiniteTime(time: number | undefined): time is number {
-  return time !== undefined && Number.isFinite(time)
-}
+const isFiniteTime = (time: number | undefined): time is number => time !== undefined && Number.isFinite(time)
 
 /**
  * An expiry in epoch milliseconds. A time that is not finite (a server's `expires_at: 1e400`,
@@ -67,21 +64,31 @@ export interface Fields {
   readonly scope?: string | undefined
 }
 
-/** A time that is not finite is no expiry (see `Expiry`). */
-const finite = (time: number | undefined): number | undefined => isFiniteTime(time) ? time : undefined
+/**
+ * A token set of the fields that are there: a field left out costs nothing, where an `undefined`
+ * one costs a slot for as long as a session holds the token set. A time that is not finite is
+ * no expiry (see `Expiry`). The class's runtime validation is skipped: the fields are typed, and
+ * a validated instance keeps about 140 bytes more.
+ */
+const present = (props: { readonly [K in keyof TokenSet]?: TokenSet[K] | undefined }): TokenSet => {
+  const kept: Record<string, unknown> = {}
+  for (const key in props) {
+    const value = props[key as keyof typeof props]
+    if (value !== undefined && (typeof value !== "number" || isFiniteTime(value))) kept[key] = value
+  }
+  return new TokenSet(kept as ConstructorParameters<typeof TokenSet>[0], true)
+}
 
-// The constructors below skip the class's runtime validation: their fields are typed, and a
-// validated instance keeps about 140 bytes more for as long as a session holds it.
 const build = (fields: Fields, expiresAt: number | undefined, refreshExpiresAt: number | undefined): TokenSet =>
-  new TokenSet({
+  present({
     accessToken: fields.accessToken,
     tokenType: fields.tokenType ?? "Bearer",
-    expiresAt: finite(expiresAt),
+    expiresAt,
     refreshToken: fields.refreshToken,
-    refreshExpiresAt: finite(refreshExpiresAt),
+    refreshExpiresAt,
     idToken: fields.idToken,
     scope: fields.scope
-  }, true)
+  })
 
 /**
  * Values at or above this are already milliseconds: as seconds they would lie more than
@@ -143,16 +150,22 @@ export const fromExpiresAt = (
   return build(fields, toLocal(fields.expiresAt), toLocal(fields.refreshExpiresAt))
 }
 
-const JwtClaims = Schema.parseJson(Schema.Struct({
-  exp: Schema.optional(Schema.Number),
-  iat: Schema.optional(Schema.Number)
-}))
-const decodeClaims = Schema.decodeUnknownOption(JwtClaims)
+interface Claims {
+  readonly exp?: number | undefined
+  readonly iat?: number | undefined
+}
 
-const claimsOf = (token: Redacted.Redacted<string>): Option.Option<typeof JwtClaims.Type> => {
+// Built on first use, so that an application that never reads a JWT does not bundle the schema.
+let decodeClaims: ((input: unknown) => Option.Option<Claims>) | undefined
+
+const claimsOf = (token: Redacted.Redacted<string>): Option.Option<Claims> => {
   const parts = Redacted.value(token).split(".")
   if (parts.length !== 3) return Option.none()
-  return Encoding.decodeBase64UrlString(parts[1]).pipe(Either.getRight, Option.flatMap(decodeClaims))
+  decodeClaims ??= Schema.decodeUnknownOption(Schema.parseJson(Schema.Struct({
+    exp: Schema.optional(Schema.Number),
+    iat: Schema.optional(Schema.Number)
+  })))
+  return Encoding.decodeBase64UrlString(parts[1]).pipe(Option.getRight, Option.flatMap(decodeClaims))
 }
 
 /**
@@ -214,12 +227,12 @@ export const fromJwt = (
  * @category combinators
  */
 export const merge = (previous: TokenSet, next: TokenSet): TokenSet =>
-  next.refreshToken !== undefined ? next : new TokenSet({
+  next.refreshToken !== undefined ? next : present({
     ...next,
     refreshToken: previous.refreshToken,
     refreshExpiresAt: previous.refreshExpiresAt,
     idToken: next.idToken ?? previous.idToken
-  }, true)
+  })
 
 /**
  * Whether the access token is usable at `now` for at least `margin` more milliseconds. A token

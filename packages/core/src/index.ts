@@ -26,9 +26,11 @@ export * as AuthError from "./AuthError.js"
  *   refreshes and the others adopt its result; a store that notifies lets them re-arm at once;
  * - bounded: logins and refreshes are rate-limited per session, and after repeated failures
  *   callers get the last failure for a backoff window instead of sending another request;
- * - observable: `changes` streams `Valid`, `Refreshing`, `Failed`, `Unpersisted` and
- *   `ReauthenticationRequired`; every login, refresh and revoke runs in a span and counts in
- *   metrics, labelled with a digest of the session key rather than the key itself.
+ * - observable: `changes(session)` streams `Valid`, `Refreshing`, `Failed`, `Unpersisted`,
+ *   `ReauthenticationRequired` and `Closed`; every login, refresh and revoke runs in a span,
+ *   labelled with a digest of the session key rather than the key itself, and is reported to the
+ *   `Observer` in context (`SessionMetrics.layer` counts them in metrics). Neither costs an
+ *   application that does not use it: the stream and the metrics are not part of `make`.
  *
  * @since 0.1.0
  */
@@ -118,6 +120,21 @@ export * as Scrubber from "./Scrubber.js"
  * @since 0.1.0
  */
 export * as SessionClient from "./SessionClient.js"
+
+/**
+ * Metrics of every session: logins, refreshes, failures, store writes that failed and callers
+ * that joined a request in flight, each tagged with the session's `provider`.
+ *
+ * Sessions count nothing by themselves: provide `layer` where they are built to turn the
+ * counters on. An application that never imports this module ships none of it.
+ *
+ * ```ts
+ * OccamSession.layer({ credentials }).pipe(Layer.provide(SessionMetrics.layer))
+ * ```
+ *
+ * @since 0.2.0
+ */
+export * as SessionMetrics from "./SessionMetrics.js"
 
 /**
  * The normalised token every provider returns: whatever the wire format (absolute seconds,

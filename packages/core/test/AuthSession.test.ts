@@ -1,4 +1,5 @@
 import * as AuthSession from "@effect-auth/core/AuthSession"
+import * as SessionMetrics from "@effect-auth/core/SessionMetrics"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import * as TokenStore from "@effect-auth/core/TokenStore"
 import { assert, describe, expect, it } from "@effect/vitest"
@@ -159,12 +160,12 @@ describe("AuthSession", () => {
         const tokens = yield* Fiber.join(fiber)
         assert.strictEqual(yield* fake.count("login"), 1)
         assert.isTrue(tokens.every((t) => access(t) === "SECRET-ACCESS-1"))
-        assert.strictEqual(yield* counterValue(AuthSession.singleFlightJoins, "sf-10k"), 9_999)
-        assert.strictEqual(yield* counterValue(AuthSession.logins, "sf-10k"), 1)
+        assert.strictEqual(yield* counterValue(SessionMetrics.singleFlightJoins, "sf-10k"), 9_999)
+        assert.strictEqual(yield* counterValue(SessionMetrics.logins, "sf-10k"), 1)
         // The held token is served without a request from now on.
         assert.strictEqual(access(yield* session.token), "SECRET-ACCESS-1")
         assert.strictEqual(yield* fake.count("login"), 1)
-      }))
+      }).pipe(Effect.provide(SessionMetrics.layer)))
 
     it.scoped("an interrupted caller does not cancel the shared login", () =>
       Effect.gen(function*() {
@@ -259,8 +260,8 @@ describe("AuthSession", () => {
         assert.strictEqual(yield* fake.count("refresh"), 0)
         yield* advance(Duration.millis(60_001))
         assert.strictEqual(yield* fake.count("refresh"), 1)
-        assert.strictEqual(yield* counterValue(AuthSession.refreshes, "pro-random"), 1)
-      }))
+        assert.strictEqual(yield* counterValue(SessionMetrics.refreshes, "pro-random"), 1)
+      }).pipe(Effect.provide(SessionMetrics.layer)))
 
     it.scoped("failed proactive refreshes are retried on the schedule; the old token is served meanwhile", () =>
       captureLogs((lines) =>
@@ -286,12 +287,12 @@ describe("AuthSession", () => {
           const warnings = lines.filter((line) => line.startsWith("WARN") && line.includes("proactive refresh failed"))
           assert.strictEqual(warnings.length, 3)
           assert.isTrue(warnings.every((line) => line.includes("provider answered 503")))
-          assert.strictEqual(yield* counterValue(AuthSession.failures, "pro-retry"), 3)
+          assert.strictEqual(yield* counterValue(SessionMetrics.failures, "pro-retry"), 3)
           // And the loop goes on with the new token.
           yield* advance("3540 seconds")
           assert.strictEqual(yield* fake.count("refresh"), 5)
         })
-      ).pipe(Effect.withRandom(Random.fixed([1]))))
+      ).pipe(Effect.provide(SessionMetrics.layer), Effect.withRandom(Random.fixed([1]))))
 
     it.scoped("a token shorter-lived than the skew is refreshed half-way, not in a loop", () =>
       Effect.gen(function*() {
@@ -548,7 +549,7 @@ describe("AuthSession", () => {
         const { login: _, ...withoutLogin } = fake.options("rot-reauth")
         const initial = yield* fake.issue(true)
         const session = yield* AuthSession.make({ ...withoutLogin, initial })
-        const states = yield* Effect.fork(Stream.runCollect(Stream.take(session.changes, 3)))
+        const states = yield* Effect.fork(Stream.runCollect(Stream.take(AuthSession.changes(session), 3)))
         yield* Effect.yieldNow()
         yield* fake.fail("refresh", 400)
         yield* session.invalidate(initial)
@@ -639,6 +640,71 @@ describe("AuthSession", () => {
   })
 
   describe("observability", () => {
+    it.scoped("metrics count where SessionMetrics.layer is provided, and nothing without it", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const metered = yield* AuthSession.make(fake.options("metrics-on")).pipe(
+          Effect.provide(SessionMetrics.layer)
+        )
+        const quiet = yield* AuthSession.make(fake.options("metrics-off"))
+        for (const session of [metered, quiet]) {
+          const seen = yield* session.token
+          yield* fake.fail("refresh", 503)
+          yield* session.invalidate(seen)
+          yield* Effect.flip(session.token)
+        }
+        assert.strictEqual(yield* counterValue(SessionMetrics.logins, "metrics-on"), 1)
+        assert.strictEqual(yield* counterValue(SessionMetrics.refreshes, "metrics-on"), 1)
+        assert.strictEqual(yield* counterValue(SessionMetrics.failures, "metrics-on"), 1)
+        for (const metric of [SessionMetrics.logins, SessionMetrics.refreshes, SessionMetrics.failures]) {
+          assert.strictEqual(yield* counterValue(metric, "metrics-off"), 0)
+        }
+      }))
+
+    it.effect("changes streams Valid, Refreshing, Failed, Unpersisted and Closed, then ends", () =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake()
+        const inner = yield* TokenStore.makeMemory
+        let failing = 1
+        const flaky = TokenStore.make({
+          ...inner,
+          set: (key, tokens, expected) =>
+            failing-- > 0
+              ? Effect.fail(new TokenStore.TokenStoreError({ operation: "set", key, description: "store is down" }))
+              : inner.set(key, tokens, expected)
+        })
+        const scope = yield* Scope.make()
+        const session = yield* AuthSession.make(fake.options("changes")).pipe(
+          Effect.provideService(TokenStore.TokenStore, flaky),
+          Scope.extend(scope)
+        )
+        const states = yield* Effect.fork(Stream.runCollect(AuthSession.changes(session)))
+        yield* Effect.yieldNow()
+        const first = yield* session.token
+        yield* advance("1 second")
+        yield* fake.fail("refresh", 503)
+        yield* Effect.flip(session.refresh)
+        yield* Scope.close(scope, Exit.void)
+        // The stream ends by itself once the session is closed.
+        const seen = Chunk.toReadonlyArray(yield* Fiber.join(states))
+        assert.deepStrictEqual(seen.map((state) => state._tag), [
+          "Empty",
+          "Refreshing",
+          "Unpersisted",
+          "Valid",
+          "Refreshing",
+          "Failed",
+          "Closed"
+        ])
+        assert.deepInclude(seen[2], { expiresAt: first.expiresAt })
+        assert.deepStrictEqual(seen[3], { _tag: "Valid", expiresAt: first.expiresAt })
+        assert.deepStrictEqual(seen[5], { _tag: "Failed", error: "provider answered 503" })
+        // Watching a closed session gives its state and ends at once.
+        assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Stream.runCollect(AuthSession.changes(session))), [
+          { _tag: "Closed" }
+        ])
+      }))
+
     it.scoped("spans carry provider and session, metrics count, and no secret appears anywhere", () =>
       captureLogs((lines) =>
         Effect.gen(function*() {
@@ -646,7 +712,7 @@ describe("AuthSession", () => {
           const captured: Array<unknown> = []
           // Five requests within two seconds: pacing is not what this test is about.
           const session = yield* AuthSession.make({ ...fake.options("obs"), jitter: 0, minRefreshInterval: 0 })
-          const states = yield* Effect.fork(Stream.runCollect(session.changes))
+          const states = yield* Effect.fork(Stream.runCollect(AuthSession.changes(session)))
           yield* Effect.yieldNow()
 
           // login, a proactive refresh that fails then succeeds, a rejected refresh, a reauth.
@@ -695,9 +761,9 @@ describe("AuthSession", () => {
             assert.match(String(span.attributes["effect-auth.session"]), /^obs:[0-9a-f]{8}$/)
           }
           assert.isFalse(lines.some((line) => line.includes("obs-session")))
-          assert.strictEqual(yield* counterValue(AuthSession.logins, "obs"), 3)
-          assert.strictEqual(yield* counterValue(AuthSession.refreshes, "obs"), 3)
-          assert.strictEqual(yield* counterValue(AuthSession.failures, "obs"), 3)
+          assert.strictEqual(yield* counterValue(SessionMetrics.logins, "obs"), 3)
+          assert.strictEqual(yield* counterValue(SessionMetrics.refreshes, "obs"), 3)
+          assert.strictEqual(yield* counterValue(SessionMetrics.failures, "obs"), 3)
           assert.isTrue(lines.some((line) => line.startsWith("WARN") && line.includes("provider answered 503")))
 
           const everything = [...captured, ...lines, ...fake.spans, ...seenStates]
@@ -706,7 +772,7 @@ describe("AuthSession", () => {
             expect(String(item)).not.toContain("SECRET")
             expect(JSON.stringify(item)).not.toContain("SECRET")
           }
-        })
+        }).pipe(Effect.provide(SessionMetrics.layer))
       ))
   })
 
@@ -807,12 +873,12 @@ describe("AuthSession", () => {
         const stored = yield* inner.get("persist-later-session")
         assert.strictEqual(access(Option.getOrThrow(stored).tokens), "SECRET-ACCESS-1")
         assert.deepInclude(yield* session.state, { _tag: "Valid" })
-        assert.isAtLeast(yield* counterValue(AuthSession.storeWriteFailures, "persist-later"), 3)
+        assert.isAtLeast(yield* counterValue(SessionMetrics.storeWriteFailures, "persist-later"), 3)
 
         // The next refresh writes over the version the background writer left.
         const next = yield* session.refresh
         assert.strictEqual(access(Option.getOrThrow(yield* inner.get("persist-later-session")).tokens), access(next))
-      }))
+      }).pipe(Effect.provide(SessionMetrics.layer)))
 
     it.scoped("an older pending write never overwrites a newer token", () =>
       Effect.gen(function*() {
