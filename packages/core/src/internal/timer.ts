@@ -4,16 +4,19 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as HashMap from "effect/HashMap"
+import * as HashSet from "effect/HashSet"
 import * as List from "effect/List"
 import * as Tracer from "effect/Tracer"
 import type * as TokenSet from "../TokenSet.js"
@@ -47,25 +50,30 @@ export class Alarm implements Entry {
 }
 
 /**
- * A per-attempt deadline: when due, it interrupts the fiber sending the attempt. Deadlines of one
- * timeout setting fall due in the order they were added, so adding one never restarts the timer
- * while another is pending.
+ * A per-attempt deadline: when due, it interrupts the fiber sending the attempt, as
+ * `deadlineInterruptor`. Deadlines of one timeout setting fall due in the order they were added,
+ * so adding one never restarts the timer while another is pending.
  */
 export class Deadline implements Entry {
   cancelled = false
   index = -1
   /** Whether the deadline passed while the attempt was still running. */
   expired = false
+  /** Whether the attempt ended: a deadline that falls due after that interrupts nothing. */
+  settled = false
   constructor(readonly at: number, readonly fiber: Fiber.RuntimeFiber<unknown, unknown>) {}
 
   fire(): Effect.Effect<void> {
     return Effect.sync(() => {
-      if (this.fiber.unsafePoll() !== null) return
+      if (this.settled || this.fiber.unsafePoll() !== null) return
       this.expired = true
-      this.fiber.unsafeInterruptAsFork(FiberId.none)
+      this.fiber.unsafeInterruptAsFork(deadlineInterruptor)
     })
   }
 }
+
+/** Whom a deadline interrupts as: told apart from whoever else interrupts the same fiber. */
+const deadlineInterruptor = FiberId.runtime(-1, 0)
 
 const place = (heap: Array<Entry>, index: number, alarm: Entry): void => {
   heap[index] = alarm
@@ -227,11 +235,47 @@ export class Timer {
 }
 
 /**
- * Runs `effect` in a child fiber that is interrupted if it has not finished by `millis` from now
- * on the clock of `timer`, failing then with `onTimeout()`. It costs one fork and one entry in the
- * shared heap, where `Effect.timeout` races two forked fibers and arms a timer of its own.
+ * Runs `effect` until `at` on the clock of `timer` (epoch ms), failing then with `onTimeout()`,
+ * for the price of one entry in the shared heap (`Effect.timeout` races two forked fibers and arms
+ * a timer of its own). The effect runs on the calling fiber, which the deadline interrupts; that
+ * interruption ends as `onTimeout()`, unless the caller was interrupted too: then the caller's
+ * interruption goes on. Interrupting a fiber interrupts its children as well, so a caller that
+ * has children runs the effect in a child fiber instead.
  */
 export const timeout = <A, E, E2>(
+  effect: Effect.Effect<A, E>,
+  timer: Timer,
+  at: number,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2> =>
+  Effect.withFiberRuntime((fiber) =>
+    Effect.flatMap(fiber.children, (children) => {
+      if (children.length > 0) return timeoutInChild(effect, timer, at, onTimeout)
+      const deadline = new Deadline(at, fiber)
+      const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | E2> => {
+        deadline.settled = true
+        const cancel = timer.cancel(deadline)
+        // A deadline that fired has interrupted the fiber before this step ran: its interruption
+        // is in the fiber's interrupted cause, alone unless the caller was interrupted as well.
+        if (
+          !deadline.expired ||
+          !HashSet.every(
+            Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause)),
+            (id) => Equal.equals(id, deadlineInterruptor)
+          )
+        ) return Effect.zipRight(cancel, exit)
+        const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) ? Effect.fail(onTimeout()) : exit
+        return Effect.zipRight(Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty)), outcome)
+      }
+      return Effect.zipRight(
+        timer.add(deadline),
+        Effect.uninterruptibleMask((restore) => Effect.flatMap(Effect.exit(restore(effect)), settle))
+      )
+    })
+  )
+
+/** `timeout` in a child fiber: the caller's other children stay out of the deadline's reach. */
+const timeoutInChild = <A, E, E2>(
   effect: Effect.Effect<A, E>,
   timer: Timer,
   at: number,
