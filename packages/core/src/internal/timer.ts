@@ -269,7 +269,12 @@ export const timeout = <A, E, E2>(
       }
       return Effect.zipRight(
         timer.add(deadline),
-        Effect.uninterruptibleMask((restore) => Effect.flatMap(Effect.exit(restore(effect)), settle))
+        Effect.uninterruptibleMask((restore) =>
+          Effect.matchCauseEffect(restore(effect), {
+            onFailure: (cause) => settle(Exit.failCause(cause)),
+            onSuccess: (value) => settle(Exit.succeed(value))
+          })
+        )
       )
     })
   )
