@@ -23,6 +23,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -441,7 +442,13 @@ const within = (services: Context.Context<never>) => <A, E>(effect: Effect.Effec
     const context = fiber.currentContext
     const names = fiber.getFiberRef(Headers.currentRedactedNames)
     const set = (context: Context.Context<never>, names: ReadonlyArray<string | RegExp>) =>
-      Effect.zipRight(FiberRef.set(FiberRef.currentContext, context), FiberRef.set(Headers.currentRedactedNames, names))
+      Effect.updateFiberRefs((fiberId, refs) =>
+        FiberRefs.updateAs(FiberRefs.updateAs(refs, { fiberId, fiberRef: FiberRef.currentContext, value: context }), {
+          fiberId,
+          fiberRef: Headers.currentRedactedNames,
+          value: names
+        })
+      )
     return Effect.uninterruptibleMask((restore) =>
       Effect.zipRight(
         set(Context.merge(context, services), redactedNames(names)),

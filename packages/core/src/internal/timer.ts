@@ -248,9 +248,9 @@ export const timeout = <A, E, E2>(
   at: number,
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2> =>
-  Effect.withFiberRuntime((fiber) =>
-    Effect.flatMap(fiber.children, (children) => {
-      if (children.length > 0) return timeoutInChild(effect, timer, at, onTimeout)
+  Effect.withFiberRuntime((fiber) => {
+    const run = (hasChildren: boolean): Effect.Effect<A, E | E2> => {
+      if (hasChildren) return timeoutInChild(effect, timer, at, onTimeout)
       const deadline = new Deadline(at, fiber)
       const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | E2> => {
         deadline.settled = true
@@ -276,8 +276,14 @@ export const timeout = <A, E, E2>(
           })
         )
       )
-    })
-  )
+    }
+    // Effect 3's fiber keeps its children in `_children`; `fiber.children` would ask the fiber
+    // through its mailbox, which costs a deferred and a message on every attempt.
+    const children = (fiber as { readonly _children?: ReadonlySet<unknown> | null })._children
+    return children === undefined
+      ? Effect.flatMap(fiber.children, (all) => run(all.length > 0))
+      : run(children !== null && children.size > 0)
+  })
 
 /** `timeout` in a child fiber: the caller's other children stay out of the deadline's reach. */
 const timeoutInChild = <A, E, E2>(
