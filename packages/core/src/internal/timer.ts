@@ -9,7 +9,6 @@ import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
@@ -65,7 +64,7 @@ export class Deadline implements Entry {
 
   fire(): Effect.Effect<void> {
     return Effect.sync(() => {
-      if (this.settled || this.fiber.unsafePoll() !== null) return
+      if (this.settled) return
       this.expired = true
       this.fiber.unsafeInterruptAsFork(deadlineInterruptor)
     })
@@ -240,77 +239,49 @@ export class Timer {
  * a timer of its own). The effect runs on the calling fiber, which the deadline interrupts; that
  * interruption ends as `onTimeout()`, unless the caller was interrupted too: then the caller's
  * interruption goes on. Interrupting a fiber interrupts its children as well, so a caller that
- * has children runs the effect in a child fiber instead.
+ * has children runs the effect in a child fiber of its own instead.
  */
 export const timeout = <A, E, E2>(
   effect: Effect.Effect<A, E>,
   timer: Timer,
   at: number,
   onTimeout: () => E2
-): Effect.Effect<A, E | E2> =>
-  Effect.withFiberRuntime((fiber) => {
-    const run = (hasChildren: boolean): Effect.Effect<A, E | E2> => {
-      if (hasChildren) return timeoutInChild(effect, timer, at, onTimeout)
-      const deadline = new Deadline(at, fiber)
-      const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | E2> => {
-        deadline.settled = true
-        const cancel = timer.cancel(deadline)
-        // A deadline that fired has interrupted the fiber before this step ran: its interruption
-        // is in the fiber's interrupted cause, alone unless the caller was interrupted as well.
-        if (
-          !deadline.expired ||
-          !HashSet.every(
-            Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause)),
-            (id) => Equal.equals(id, deadlineInterruptor)
-          )
-        ) return Effect.zipRight(cancel, exit)
-        const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) ? Effect.fail(onTimeout()) : exit
-        return Effect.zipRight(Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty)), outcome)
+): Effect.Effect<A, E | E2> => {
+  const timed = Effect.withFiberRuntime<A, E | E2>((fiber) => {
+    const deadline = new Deadline(at, fiber)
+    const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | E2> => {
+      deadline.settled = true
+      const cancel = timer.cancel(deadline)
+      // A deadline that fired has interrupted the fiber before this step ran: its interruption is
+      // in the fiber's interrupted cause, alone unless the caller was interrupted as well.
+      if (!deadline.expired || HashSet.size(Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause))) > 1) {
+        return Effect.zipRight(cancel, exit)
       }
-      return Effect.zipRight(
-        timer.add(deadline),
-        Effect.uninterruptibleMask((restore) =>
-          Effect.matchCauseEffect(restore(effect), {
-            onFailure: (cause) => settle(Exit.failCause(cause)),
-            onSuccess: (value) => settle(Exit.succeed(value))
-          })
-        )
-      )
+      const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) ? Effect.fail(onTimeout()) : exit
+      return Effect.zipRight(Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty)), outcome)
     }
+    return Effect.zipRight(
+      timer.add(deadline),
+      Effect.uninterruptibleMask((restore) =>
+        Effect.matchCauseEffect(restore(effect), {
+          onFailure: (cause) => settle(Exit.failCause(cause)),
+          onSuccess: (value) => settle(Exit.succeed(value))
+        })
+      )
+    )
+  })
+  return Effect.withFiberRuntime((fiber) => {
     // Effect 3's fiber keeps its children in `_children`; `fiber.children` would ask the fiber
     // through its mailbox, which costs a deferred and a message on every attempt.
     const children = (fiber as { readonly _children?: ReadonlySet<unknown> | null })._children
+    const inChild = Effect.flatMap(Effect.fork(timed), Fiber.join)
     return children === undefined
-      ? Effect.flatMap(fiber.children, (all) => run(all.length > 0))
-      : run(children !== null && children.size > 0)
+      ? Effect.flatMap(fiber.children, (all) => all.length > 0 ? inChild : timed)
+      : children !== null && children.size > 0
+      ? inChild
+      : timed
   })
-
-/** `timeout` in a child fiber: the caller's other children stay out of the deadline's reach. */
-const timeoutInChild = <A, E, E2>(
-  effect: Effect.Effect<A, E>,
-  timer: Timer,
-  at: number,
-  onTimeout: () => E2
-): Effect.Effect<A, E | E2> =>
-  Effect.flatMap(Effect.fork(effect), (fiber) => {
-    const deadline = new Deadline(at, fiber)
-    return Effect.zipRight(
-      timer.add(deadline),
-      Effect.async<A, E | E2>((resume) => {
-        const observer = (exit: Exit.Exit<A, E>) => {
-          const outcome: Effect.Effect<A, E | E2> = deadline.expired && Exit.isFailure(exit)
-            ? Effect.fail(onTimeout())
-            : exit
-          resume(Effect.zipRight(timer.cancel(deadline), outcome))
-        }
-        fiber.addObserver(observer)
-        return Effect.suspend(() => {
-          fiber.removeObserver(observer)
-          return Effect.zipRight(timer.cancel(deadline), Fiber.interrupt(fiber))
-        })
-      })
-    )
-  })
+}
 
 const timers = globalValue(Symbol.for("@effect-auth/core/AuthSession/timers"), () => new WeakMap<Clock.Clock, Timer>())
 
