@@ -451,22 +451,11 @@ const within = (services: Context.Context<never>) => <A, E>(effect: Effect.Effec
       )
     return Effect.uninterruptibleMask((restore) =>
       Effect.zipRight(
-        set(Context.merge(context, services), redactedNames(names)),
+        set(Context.merge(context, services), [...names, ...Scrubber.redactedHeaderNames]),
         Effect.flatMap(Effect.exit(restore(effect)), (exit) => Effect.zipRight(set(context, names), exit))
       )
     )
   })
-
-// The names in effect rarely change: the extended list is built once for each list seen last.
-let namesIn: ReadonlyArray<string | RegExp> | undefined
-let namesOut: ReadonlyArray<string | RegExp> = Scrubber.redactedHeaderNames
-const redactedNames = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> => {
-  if (names !== namesIn) {
-    namesIn = names
-    namesOut = [...names, ...Scrubber.redactedHeaderNames]
-  }
-  return namesOut
-}
 
 /** A throttle or server-error status, a candidate for retry. */
 interface StatusFailure {

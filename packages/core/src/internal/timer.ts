@@ -274,11 +274,11 @@ export const timeout = <A, E, E2>(
     // Effect 3's fiber keeps its children in `_children`; `fiber.children` would ask the fiber
     // through its mailbox, which costs a deferred and a message on every attempt.
     const children = (fiber as { readonly _children?: ReadonlySet<unknown> | null })._children
-    const inChild = Effect.flatMap(Effect.fork(timed), Fiber.join)
+    const inChild = () => Effect.flatMap(Effect.fork(timed), Fiber.join)
     return children === undefined
-      ? Effect.flatMap(fiber.children, (all) => all.length > 0 ? inChild : timed)
+      ? Effect.flatMap(fiber.children, (all) => all.length > 0 ? inChild() : timed)
       : children !== null && children.size > 0
-      ? inChild
+      ? inChild()
       : timed
   })
 }
