@@ -260,9 +260,10 @@ export const timeout = <A, E, E2>(
       const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) ? Effect.fail(onTimeout()) : exit
       return Effect.zipRight(Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty)), outcome)
     }
-    return Effect.zipRight(
-      timer.add(deadline),
-      Effect.uninterruptibleMask((restore) =>
+    // Added within the mask, so that a deadline already due still ends as `onTimeout()`.
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(
+        timer.add(deadline),
         Effect.matchCauseEffect(restore(effect), {
           onFailure: (cause) => settle(Exit.failCause(cause)),
           onSuccess: (value) => settle(Exit.succeed(value))
