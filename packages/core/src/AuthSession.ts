@@ -508,7 +508,6 @@ const envOf = (env: Env): Env => {
 const usableBit = 1
 const refreshableBit = 2
 const closedBit = 4
-const cancelledBit = 8
 
 /**
  * `token`: one small object per session, built when first asked for, whose evaluation reads the
@@ -545,10 +544,10 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   #tokens: TokenSet.TokenSet | undefined
   #version: number | undefined
   /**
-   * `usable`, `refreshable`, `closed` and the timer's `cancelled` as its low bits, and above them
-   * the timer's `index` plus one: one small integer rather than five fields.
+   * `usable`, `refreshable` and `closed` as its low bits, and above them the timer's `index`
+   * plus one: one small integer rather than four fields.
    */
-  #flags = usableBit | refreshableBit | cancelledBit
+  #flags = usableBit | refreshableBit
   /** When the scheduled refresh is due: the timer entry's time. */
   at = 0
   /** `token`, built when first asked for; the rarely used state hangs off it. */
@@ -569,20 +568,12 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     this.#flags = on ? this.#flags | bit : this.#flags & ~bit
   }
 
-  /** Whether the timer holds no entry of this session. */
-  get cancelled(): boolean {
-    return this.#flag(cancelledBit)
-  }
-  set cancelled(on: boolean) {
-    this.#set(cancelledBit, on)
-  }
-
   /** Where the timer's heap holds this session, -1 when it does not. */
   get index(): number {
-    return (this.#flags >> 4) - 1
+    return (this.#flags >> 3) - 1
   }
   set index(index: number) {
-    this.#flags = (this.#flags & 15) | ((index + 1) << 4)
+    this.#flags = (this.#flags & 7) | ((index + 1) << 3)
   }
 
   get #scope(): Scope.Scope {
@@ -840,11 +831,10 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
             (jitter) =>
               Effect.suspend(() => {
                 // Another schedule of the same token got there first.
-                if (!this.cancelled) return Effect.void
+                if (this.index >= 0) return Effect.void
                 const lead = Math.min(Duration.toMillis(options.skew ?? defaultSkew) + jitter, remaining / 2)
                 // Whole milliseconds: the timer then never chases a fraction of a millisecond.
                 this.at = Math.floor(expiresAt - lead)
-                this.cancelled = false
                 return timer.add(this)
               })
           )

@@ -17,14 +17,13 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
-import type * as Clock from "effect/Clock"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -35,7 +34,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as AuthError from "./AuthError.js"
 import { baseUrlProblem } from "./internal/baseUrl.js"
-import { timeout, type Timer, timerFor } from "./internal/timer.js"
+import { timeout, timerFor } from "./internal/timer.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as Scrubber from "./Scrubber.js"
 
@@ -227,127 +226,131 @@ export const makeClient = (options: {
 }): Effect.Effect<Client, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const baseUrl = yield* validateBaseUrl(options.baseUrl)
-    const settings = yield* EndpointSettings
+    const { maxBodyBytes, retry, timeout: limit } = yield* EndpointSettings
     const httpClient = yield* HttpClient.HttpClient
     // Read once, when the client is made: `fetch` is told not to follow redirects (the other
     // transports never do), on top of whatever `RequestInit` the client was made with.
-    const requestInit: globalThis.RequestInit = {
+    const requestInit = Context.make(FetchHttpClient.RequestInit, {
       ...Option.getOrUndefined(yield* Effect.serviceOption(FetchHttpClient.RequestInit)),
       redirect: "manual"
-    }
-    const client: Pipeline = {
-      httpClient,
-      settings,
-      provider: options.provider,
-      baseUrl,
-      timeoutMillis: Duration.toMillis(settings.timeout),
-      onTimeout: () =>
-        new TransportFailure({
-          reason: "Timeout",
-          description: `no response within ${Duration.format(settings.timeout)}`
-        }),
-      requestInit
-    }
+    })
+    const timeoutMillis = Duration.toMillis(limit)
+    const timeoutDescription = `no response within ${Duration.format(limit)}`
     const execute = <const R extends Responses>(
       definition: Definition<R>
-    ): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> => run(client, definition)
+    ): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> => {
+      const { grant, operation } = definition
+      // The base URL and `Accept` set on the request itself, once per call rather than per attempt.
+      const request = HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(definition.request, baseUrl))
+      const invalid = invalidHeader(request.headers)
+      const received = Effect.flatMap(
+        httpClient.execute(request),
+        (response) =>
+          Effect.map(readBody(response, maxBodyBytes), ([body, oversized]): Response => ({
+            operation,
+            status: response.status,
+            headers: response.headers,
+            body,
+            oversized
+          }))
+      )
+      // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out of
+      // the platform's spans. The `effect-auth.http` span around each call still records it.
+      const exchange = request.urlParams.length > 0
+        ? Effect.locally(received, HttpClient.currentTracerDisabledWhen, () => true)
+        : received
+      return Effect.useSpan("effect-auth.http", {
+        kind: "client",
+        captureStackTrace: false,
+        attributes: {
+          "effect-auth.provider": options.provider,
+          "effect-auth.operation": operation,
+          "http.request.method": request.method,
+          "url.path": definition.request.url
+        }
+      }, (span) =>
+        Effect.clockWith((clock) => {
+          const startedAt = clock.unsafeCurrentTimeMillis()
+          const timer = timerFor(clock)
+          let attempts = 0
+          // Whether any attempt may have reached the server: what makes a single-use grant spent.
+          let reached = false
+          const transport = (reason: TransportFailure["reason"], description: string): TransportFailure => {
+            if (reason === "Reset" || reason === "Timeout") reached = true
+            return { _tag: "Transport", reason, description }
+          }
+          // One attempt: sent and read, classified, and a throttle or server-error status made a
+          // failure (a candidate for retry), within the attempt timeout.
+          const sent = Effect.matchCauseEffect(exchange, {
+            onFailure: (cause): Effect.Effect<never, AttemptFailure> => {
+              const failure = Cause.failureOption(cause)
+              if (Option.isSome(failure)) return Effect.fail(classifyRequestError(failure.value, transport))
+              // A transport that throws instead of failing (node:http on a bad scheme) still ends typed.
+              const defect = Cause.dieOption(cause)
+              return Option.isSome(defect)
+                ? Effect.fail(
+                  classify(errorCode(defect.value), "the HTTP client failed unexpectedly", false, transport)
+                )
+                : Effect.failCause(Cause.stripFailures(cause))
+            },
+            onSuccess: (response) => {
+              if (!RetryPolicy.isThrottleStatus(response.status) && !RetryPolicy.isServerErrorStatus(response.status)) {
+                return Effect.succeed(response)
+              }
+              reached = true
+              return Effect.fail<AttemptFailure>({
+                _tag: "Status",
+                status: response.status,
+                retryAfter: response.headers["retry-after"],
+                response
+              })
+            }
+          })
+          const onTimeout = () => transport("Timeout", timeoutDescription)
+          const attempt = Effect.suspend((): Effect.Effect<Response, AttemptFailure> => {
+            attempts++
+            if (invalid !== undefined) return Effect.fail(transport("InvalidRequest", invalid))
+            return Number.isFinite(timeoutMillis)
+              ? timeout(sent, timer, clock.unsafeCurrentTimeMillis() + timeoutMillis, onTimeout)
+              : sent
+          })
+          // A retryable status that outlasted the policy is still an answer: the table decides.
+          const settle = (failure: AttemptFailure): Effect.Effect<Response, AuthError.TransportError> =>
+            failure._tag === "Status" ? Effect.succeed(failure.response) : Effect.fail(
+              new AuthError.TransportError({
+                operation,
+                reason: failure.reason,
+                attempts,
+                mayHaveReachedServer: reached,
+                description: failure.description
+              })
+            )
+          return Effect.flatMap(
+            // The retry schedule is built only once a first attempt failed, and sees that failure
+            // as it would have, without sending it again.
+            Effect.catchAll(attempt, (first) => {
+              if (!RetryPolicy.isRetryable(grant, first) || retry.maxAttempts <= 1) return settle(first)
+              let pending: AttemptFailure | undefined = first
+              const again = Effect.suspend(() => {
+                const failure = pending
+                pending = undefined
+                return failure === undefined ? attempt : Effect.fail(failure)
+              })
+              return Effect.catchAll(Effect.retry(again, RetryPolicy.schedule(retry, grant, startedAt)), settle)
+            }),
+            (response) => {
+              span.attribute("http.response.status_code", response.status)
+              span.attribute("effect-auth.attempts", attempts)
+              return handle(definition, {
+                ...response,
+                clockOffset: clockOffset(response.headers, clock.unsafeCurrentTimeMillis())
+              })
+            }
+          )
+        }).pipe(within(Context.add(requestInit, Tracer.ParentSpan, span))))
+    }
     return { baseUrl, execute }
   })
-
-/** What every call of one client shares, made once with the client. */
-interface Pipeline {
-  readonly httpClient: HttpClient.HttpClient
-  readonly settings: Settings
-  readonly provider: string
-  readonly baseUrl: string
-  readonly timeoutMillis: number
-  readonly onTimeout: () => TransportFailure
-  readonly requestInit: globalThis.RequestInit
-}
-
-/**
- * One call: the attempts under the retry policy (its schedule is built only after a first
- * attempt failed), in the `effect-auth.http` span, with credential headers redacted in the
- * platform's spans, then the status table.
- */
-const run = <R extends Responses>(
-  client: Pipeline,
-  definition: Definition<R>
-): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> => {
-  // The base URL and `Accept` set on the request itself, once per call rather than per attempt.
-  const request = HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(definition.request, client.baseUrl))
-  return Effect.useSpan("effect-auth.http", {
-    kind: "client",
-    captureStackTrace: false,
-    attributes: {
-      "effect-auth.provider": client.provider,
-      "effect-auth.operation": definition.operation,
-      "http.request.method": definition.request.method,
-      "url.path": definition.request.url
-    }
-  }, (span) =>
-    Effect.clockWith((clock) => {
-      const startedAt = clock.unsafeCurrentTimeMillis()
-      const timer = timerFor(clock)
-      let attempts = 0
-      // Whether any attempt may have reached the server: what makes a single-use grant spent.
-      let reached = false
-      const attempt = Effect.mapError(
-        Effect.suspend(() => {
-          attempts++
-          return sendOnce(client, definition, request, timer, clock)
-        }),
-        (failure) => {
-          if (failure._tag === "Status" || failure.reason === "Reset" || failure.reason === "Timeout") reached = true
-          return failure
-        }
-      )
-      // A retryable status that outlasted the policy is still an answer: the table decides.
-      const settle = (failure: AttemptFailure): Effect.Effect<Response, AuthError.TransportError> =>
-        failure._tag === "Status" ? Effect.succeed(failure.response) : Effect.fail(
-          new AuthError.TransportError({
-            operation: definition.operation,
-            reason: failure.reason,
-            attempts,
-            mayHaveReachedServer: reached,
-            description: failure.description
-          })
-        )
-      const sent = Effect.catchAll(attempt, (first) => {
-        if (!RetryPolicy.isRetryable(definition.grant, first) || client.settings.retry.maxAttempts <= 1) {
-          return settle(first)
-        }
-        // The schedule sees the first failure as it would have, without sending it again.
-        let pending: AttemptFailure | undefined = first
-        const again = Effect.suspend(() => {
-          const failure = pending
-          pending = undefined
-          return failure === undefined ? attempt : Effect.fail(failure)
-        })
-        return Effect.catchAll(
-          Effect.retry(again, RetryPolicy.schedule<AttemptFailure>(client.settings.retry, definition.grant, startedAt)),
-          settle
-        )
-      })
-      return Effect.flatMap(sent, (response) => {
-        span.attribute("http.response.status_code", response.status)
-        span.attribute("effect-auth.attempts", attempts)
-        const offset = clockOffset(response.headers, clock.unsafeCurrentTimeMillis())
-        return handle(definition, { ...response, clockOffset: offset })
-      })
-    }).pipe(
-      // Every header that can carry a credential is recorded as `<redacted>` by the platform's
-      // `http.client` span, including a `Location` with a code and a `Set-Cookie`.
-      Scrubber.withRedactedHeaders,
-      // The span as the parent of the platform's, and `RequestInit`, in one copy of the context.
-      Effect.mapInputContext((context: Context.Context<never>) =>
-        Context.merge(
-          context,
-          Context.make(Tracer.ParentSpan, span).pipe(Context.add(FetchHttpClient.RequestInit, client.requestInit))
-        )
-      )
-    ))
-}
 
 // -----------------------------------------------------------------------------
 // handlers
@@ -402,259 +405,159 @@ export const decodeJson = <A, I>(
     const contentType = response.headers["content-type"]
     return malformed(`the body is not JSON${contentType === undefined ? "" : ` (content-type ${contentType})`}`)
   }
-  return Either.match(Schema.decodeUnknownEither(schema, { errors: "all" })(json), {
-    onLeft: (error) => malformed(describeParseError(error)),
-    onRight: Effect.succeed
-  })
-}
-
-const issuePhrase: Record<ParseResult.ArrayFormatterIssue["_tag"], string> = {
-  Missing: "is missing",
-  Unexpected: "is not expected",
-  Type: "has the wrong type",
-  Forbidden: "is invalid",
-  Pointer: "is invalid",
-  Refinement: "is invalid",
-  Transformation: "is invalid",
-  Composite: "is invalid"
-}
-
-const describeParseError = (error: ParseResult.ParseError): string => {
-  const lines = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
-    `${issue.path.length === 0 ? "the body" : issue.path.join(".")} ${issuePhrase[issue._tag]}`
+  const decoded = Schema.decodeUnknownEither(schema, { errors: "all" })(json)
+  return Either.isRight(decoded) ? Effect.succeed(decoded.right) : malformed(
+    // A union reports one issue per member, which read the same once values are left out.
+    Array.from(
+      new Set(
+        ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) =>
+          `${issue.path.length === 0 ? "the body" : issue.path.join(".")} ${
+            issue._tag === "Missing"
+              ? "is missing"
+              : issue._tag === "Unexpected"
+              ? "is not expected"
+              : issue._tag === "Type"
+              ? "has the wrong type"
+              : "is invalid"
+          }`
+        )
+      )
+    ).join("; ")
   )
-  // A union reports one issue per member, which read the same once values are left out.
-  return Array.from(new Set(lines)).join("; ")
 }
 
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
 
+/**
+ * Runs `effect` with `services` added to the context (the span as the parent of the platform's,
+ * and `RequestInit`), and with every header that can carry a credential recorded as `<redacted>`
+ * by the platform's `http.client` span, including a `Location` with a code and a `Set-Cookie`
+ * (what `Scrubber.withRedactedHeaders` does). Both are set and restored in one step, at a
+ * fraction of what two `Effect.locally` cost.
+ */
+const within = (services: Context.Context<never>) => <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext
+    const names = fiber.getFiberRef(Headers.currentRedactedNames)
+    const set = (context: Context.Context<never>, names: ReadonlyArray<string | RegExp>) =>
+      Effect.updateFiberRefs((fiberId, refs) =>
+        FiberRefs.updateAs(FiberRefs.updateAs(refs, { fiberId, fiberRef: FiberRef.currentContext, value: context }), {
+          fiberId,
+          fiberRef: Headers.currentRedactedNames,
+          value: names
+        })
+      )
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(
+        set(Context.merge(context, services), [...names, ...Scrubber.redactedHeaderNames]),
+        Effect.flatMap(Effect.exit(restore(effect)), (exit) => Effect.zipRight(set(context, names), exit))
+      )
+    )
+  })
+
 /** A throttle or server-error status, a candidate for retry. */
-class StatusFailure extends Data.TaggedError("Status")<{
+interface StatusFailure {
+  readonly _tag: "Status"
   readonly status: number
   readonly retryAfter: string | undefined
   readonly response: Response
-}> {}
+}
 
 /** A transport failure, classified for retry. */
-class TransportFailure extends Data.TaggedError("Transport")<{
+interface TransportFailure {
+  readonly _tag: "Transport"
   readonly reason: "Connect" | "Reset" | "Timeout" | "InvalidRequest" | "Closed"
   readonly description: string
-}> {}
+}
 
 type AttemptFailure = StatusFailure | TransportFailure
 
-/** Error codes of a connection that was never established: nothing reached the server. */
-const connectCodes = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "UND_ERR_CONNECT_TIMEOUT"
-])
-
-/** Error codes of a client that was shut down: nothing was sent, and nothing will be. */
-const closedCodes = new Set(["UND_ERR_DESTROYED", "UND_ERR_CLOSED", "ERR_HTTP2_INVALID_SESSION"])
-
-/** Error codes of a request the transport refused to send (node:http, undici). */
-const invalidRequestCodes = new Set([
-  "ERR_INVALID_PROTOCOL",
-  "ERR_INVALID_CHAR",
-  "ERR_INVALID_HTTP_TOKEN",
-  "ERR_INVALID_URL",
-  "ERR_UNESCAPED_CHARACTERS",
-  "UND_ERR_INVALID_ARG"
-])
+type Classified = (reason: TransportFailure["reason"], description: string) => TransportFailure
 
 /** The first `code` found along an error's chain of causes. */
-const errorCode = (error: unknown): string | undefined => {
+const errorCode = (error: unknown): string => {
   let current = error
   for (let depth = 0; depth < 5 && Predicate.isObject(current); depth++) {
-    if (Predicate.hasProperty(current, "code") && Predicate.isString(current.code)) return current.code
-    current = Predicate.hasProperty(current, "cause") ? current.cause : undefined
+    const { cause, code } = current as { readonly cause?: unknown; readonly code?: unknown }
+    if (Predicate.isString(code)) return code
+    current = cause
   }
-  return undefined
+  return ""
 }
 
-/** Classifies what a transport raised (an error, or a defect it threw) by its code. */
-const classifyCode = (code: string | undefined, fallback: string, sent: boolean): TransportFailure => {
-  if (code !== undefined && closedCodes.has(code)) {
-    return new TransportFailure({
-      reason: "Closed",
-      description: `the HTTP client was closed (${code}): provide its layer where the service is used`
-    })
-  }
-  if (code !== undefined && invalidRequestCodes.has(code)) {
-    return new TransportFailure({
-      reason: "InvalidRequest",
-      description: `the transport refused the request (${code})`
-    })
-  }
-  if (!sent && code !== undefined && connectCodes.has(code)) {
-    return new TransportFailure({ reason: "Connect", description: code })
-  }
-  return new TransportFailure({ reason: "Reset", description: code ?? fallback })
-}
+/**
+ * Classifies what a transport raised by its error code: a client that was shut down (nothing
+ * was sent, nothing will be), a request the transport refused to send (node:http, undici), a
+ * connection that was never established (nothing reached the server), or a reset.
+ */
+const classify = (code: string, fallback: string, sent: boolean, make: Classified): TransportFailure =>
+  /^(UND_ERR_(DESTROYED|CLOSED)|ERR_HTTP2_INVALID_SESSION)$/.test(code)
+    ? make("Closed", `the HTTP client was closed (${code}): provide its layer where the service is used`)
+    : /^(ERR_(INVALID_(PROTOCOL|CHAR|HTTP_TOKEN|URL)|UNESCAPED_CHARACTERS)|UND_ERR_INVALID_ARG)$/.test(code)
+    ? make("InvalidRequest", `the transport refused the request (${code})`)
+    : !sent && /^(E(CONNREFUSED|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH)|UND_ERR_CONNECT_TIMEOUT)$/.test(code)
+    ? make("Connect", code)
+    : make("Reset", code || fallback)
 
-const classifyRequestError = (error: HttpClientError.HttpClientError): TransportFailure => {
-  if (error._tag === "RequestError" && error.reason !== "Transport") {
-    return new TransportFailure({
-      reason: "InvalidRequest",
-      description: `the request could not be built (${error.reason})`
-    })
-  }
-  return classifyCode(
-    errorCode(error.cause),
-    error._tag === "ResponseError" ? "the response was cut off" : "the connection failed",
-    error._tag === "ResponseError"
-  )
-}
-
-/** A transport that throws instead of failing (node:http on a bad scheme) still ends typed. */
-const classifyDefect = (defect: unknown): TransportFailure =>
-  classifyCode(errorCode(defect), "the HTTP client failed unexpectedly", false)
-
-/** What `node:http` and `fetch` accept in a header: a token name, Latin-1 without controls. */
-const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const headerValue = /^[\t\x20-\x7e\x80-\xff]*$/
+const classifyRequestError = (error: HttpClientError.HttpClientError, make: Classified): TransportFailure =>
+  error._tag === "RequestError" && error.reason !== "Transport"
+    ? make("InvalidRequest", `the request could not be built (${error.reason})`)
+    : error._tag === "ResponseError"
+    ? classify(errorCode(error.cause), "the response was cut off", true, make)
+    : classify(errorCode(error.cause), "the connection failed", false, make)
 
 /**
  * The first header that no transport would send, if any: found before sending, it is an
- * `InvalidRequest` (never sent, never retried) rather than a transport-specific exception.
+ * `InvalidRequest` (never sent, never retried) rather than a transport-specific exception. What
+ * `node:http` and `fetch` accept is a token name and a Latin-1 value without controls.
  */
 const invalidHeader = (headers: Headers.Headers): string | undefined => {
-  for (const name of Object.keys(headers)) {
-    if (!headerName.test(name)) return `the header name ${JSON.stringify(name)} is not a valid token`
-    if (!headerValue.test(headers[name])) {
-      return `the value of header ${name} contains a line break, a control or a non-Latin-1 character`
+  for (const name in headers) {
+    if (!/^[!#$%&'*+\-.^_`|~\w]+$/.test(name) || !/^[\t\x20-\x7e\x80-\xff]*$/.test(headers[name])) {
+      return `the header ${
+        JSON.stringify(name)
+      } has a name or value no transport sends: remove line breaks, controls and non-Latin-1 characters`
     }
   }
-  return undefined
 }
 
 /**
- * Sends the request once and reads the body, within the attempt timeout (one forked fiber and an
- * entry in the shared timer, not `Effect.timeout`'s race). Redirects are not followed: `fetch` is
- * told so, and the other transports never follow them.
- */
-const sendOnce = (
-  client: Pipeline,
-  definition: Definition<Responses>,
-  request: HttpClientRequest.HttpClientRequest,
-  timer: Timer,
-  clock: Clock.Clock
-): Effect.Effect<Response, AttemptFailure> => {
-  const invalid = invalidHeader(definition.request.headers)
-  if (invalid !== undefined) {
-    return Effect.fail(new TransportFailure({ reason: "InvalidRequest", description: invalid }))
-  }
-  const received = Effect.flatMap(
-    client.httpClient.execute(request),
-    (response) =>
-      Effect.map(readBody(response, client.settings.maxBodyBytes), (body): Response => ({
-        operation: definition.operation,
-        status: response.status,
-        headers: response.headers,
-        ...body
-      }))
-  )
-  // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out of
-  // the platform's spans. The `effect-auth.http` span around each call still records it.
-  const send = request.urlParams.length > 0
-    ? Effect.locally(received, HttpClient.currentTracerDisabledWhen, () => true)
-    : received
-  const classified = Effect.catchAllCause(send, (cause): Effect.Effect<never, TransportFailure> => {
-    const failure = Cause.failureOption(cause)
-    if (Option.isSome(failure)) return Effect.fail(classifyRequestError(failure.value))
-    const defect = Cause.dieOption(cause)
-    return Option.isSome(defect)
-      ? Effect.fail(classifyDefect(defect.value))
-      : Effect.failCause(Cause.stripFailures(cause))
-  })
-  const timed = Number.isFinite(client.timeoutMillis)
-    ? timeout(classified, timer, clock.unsafeCurrentTimeMillis() + client.timeoutMillis, client.onTimeout)
-    : classified
-  return Effect.flatMap(
-    timed,
-    (response) =>
-      RetryPolicy.isThrottleStatus(response.status) || RetryPolicy.isServerErrorStatus(response.status)
-        ? Effect.fail(
-          new StatusFailure({ status: response.status, retryAfter: response.headers["retry-after"], response })
-        )
-        : Effect.succeed(response)
-  )
-}
-
-/**
- * Reads at most `limit` bytes of the body; an absent body reads as empty. A body that declares a
- * length within the limit is read whole, which costs a fraction of streaming it; any other body is
- * streamed and cut off at the limit.
+ * Reads at most `limit` bytes of the body, and whether there was more; an absent body reads as
+ * empty. A body that declares a length within the limit is read whole, which costs a fraction of
+ * streaming it; any other body is streamed and cut off at the limit.
  */
 const readBody = (
   response: HttpClientResponse.HttpClientResponse,
   limit: number
-): Effect.Effect<{ readonly body: string; readonly oversized: boolean }, HttpClientError.ResponseError> => {
+): Effect.Effect<readonly [string, boolean], HttpClientError.ResponseError> => {
   const declared = Number(response.headers["content-length"])
   if (Number.isInteger(declared) && declared >= 0 && declared <= limit) {
-    return Effect.map(response.text, (body) => ({ body, oversized: false }))
+    return Effect.map(response.text, (body) => [body, false])
   }
-  return readBodyStream(response, limit)
-}
-
-const readBodyStream = (
-  response: HttpClientResponse.HttpClientResponse,
-  limit: number
-): Effect.Effect<{ readonly body: string; readonly oversized: boolean }, HttpClientError.ResponseError> =>
-  response.stream.pipe(
+  const decoder = new TextDecoder()
+  return response.stream.pipe(
     Stream.runFoldWhile(
-      { chunks: Chunk.empty<Uint8Array>(), size: 0 },
-      (state) => state.size <= limit,
-      (state, chunk) => ({ chunks: Chunk.append(state.chunks, chunk), size: state.size + chunk.length })
+      ["", 0] as readonly [string, number],
+      ([, size]) => size <= limit,
+      ([text, size], chunk): readonly [string, number] => [
+        text + decoder.decode(chunk.subarray(0, limit - size), { stream: true }),
+        size + chunk.length
+      ]
     ),
-    Effect.map((state) => {
-      const bytes = new Uint8Array(Math.min(state.size, limit))
-      let offset = 0
-      for (const chunk of state.chunks) {
-        const part = chunk.subarray(0, bytes.length - offset)
-        bytes.set(part, offset)
-        offset += part.length
-      }
-      return { body: new TextDecoder().decode(bytes), oversized: state.size > limit }
-    }),
-    Effect.catchIf(
-      (error) => error.reason === "EmptyBody",
-      () => Effect.succeed({ body: "", oversized: false })
-    )
+    Effect.map(([text, size]) => [text + decoder.decode(), size > limit] as const),
+    Effect.catchIf((error) => error.reason === "EmptyBody", () => Effect.succeed(["", false] as const))
   )
-
-/** The longest body excerpt an `UnexpectedStatus` carries. */
-const excerptLength = 200
-
-/** A short, single-line excerpt of an already scrubbed body. */
-const excerpt = (response: Response): string => {
-  const text = response.body.replace(/\s+/g, " ").trim()
-  return text.length > excerptLength || response.oversized ? `${text.slice(0, excerptLength)}...` : text
 }
-
-/**
- * Offsets within this many milliseconds are read as agreement: the `Date` header has a
- * one-second resolution, and the response took some time to arrive.
- */
-const clockTolerance = 2000
 
 /** The server's clock minus ours, from the `Date` header (see `Response.clockOffset`). */
 const clockOffset = (headers: Headers.Headers, receivedAt: number): number | undefined => {
-  const date = headers["date"]
-  if (date === undefined) return undefined
-  const serverTime = Date.parse(date)
-  if (!Number.isFinite(serverTime)) return undefined
-  const offset = serverTime - receivedAt
-  // The header is truncated to the second: the server's clock read up to a second more than it
-  // says. Taking the later reading makes a lifetime measured with the offset err short.
-  return Math.abs(offset) <= clockTolerance ? 0 : offset + 1000
+  const offset = Date.parse(headers["date"]) - receivedAt
+  // Within 2 s is agreement: the header has a one-second resolution, and the response took some
+  // time to arrive. It is truncated to the second, so the server's clock read up to a second more
+  // than it says: taking the later reading makes a lifetime measured with the offset err short.
+  return Number.isFinite(offset) ? Math.abs(offset) <= 2000 ? 0 : offset + 1000 : undefined
 }
 
 /** The response with its body and header values scrubbed. */
@@ -678,20 +581,24 @@ const handle = <R extends Responses>(
 ): Effect.Effect<Success<R>, Failure<R> | AuthError.UnexpectedStatus> => {
   let cached: Scrubber.Scrubber | undefined
   const scrubber = () => cached ??= Scrubber.fromRequest(definition.request, definition.secrets)
-  if (Object.hasOwn(definition.responses, response.status)) {
-    const seen = response.status >= 400 ? scrubResponse(response, scrubber()) : response
+  const { status } = response
+  if (Object.hasOwn(definition.responses, status)) {
     // `Success<R>` and `Failure<R>` are the unions over every handler of the table, so whichever
     // handler the status selects, its value and error belong to them. The compiler cannot index a
     // mapped type by a runtime number, hence the one assertion here.
-    const handled = definition.responses[response.status](seen) as Effect.Effect<Success<R>, Failure<R>>
+    const handled = definition.responses[status](
+      status >= 400 ? scrubResponse(response, scrubber()) : response
+    ) as Effect.Effect<Success<R>, Failure<R>>
     return Effect.mapError(handled, (error) => scrubber().value(error))
   }
   const scrubbed = scrubResponse(response, scrubber())
+  // A short, single-line excerpt of the scrubbed body.
+  const text = scrubbed.body.replace(/\s+/g, " ").trim()
   return Effect.fail(
     new AuthError.UnexpectedStatus({
       operation: definition.operation,
-      status: response.status,
-      body: excerpt(scrubbed),
+      status,
+      body: text.length > 200 || response.oversized ? `${text.slice(0, 200)}...` : text,
       retryAfter: response.headers["retry-after"],
       location: scrubbed.headers["location"]
     })

@@ -97,15 +97,19 @@ export interface Options {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}, base: RetryPolicy = defaults): RetryPolicy => ({
-  maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? base.maxAttempts)),
-  maxElapsed: options.maxElapsed === undefined ? base.maxElapsed : Duration.decode(options.maxElapsed),
-  baseDelay: options.baseDelay === undefined ? base.baseDelay : Duration.decode(options.baseDelay),
-  factor: options.factor ?? base.factor,
-  maxDelay: options.maxDelay === undefined ? base.maxDelay : Duration.decode(options.maxDelay),
-  maxRetryAfter: options.maxRetryAfter === undefined ? base.maxRetryAfter : Duration.decode(options.maxRetryAfter),
-  jitter: Math.min(1, Math.max(0, options.jitter ?? base.jitter))
-})
+export const make = (options: Options = {}, base: RetryPolicy = defaults): RetryPolicy => {
+  const policy: Record<string, unknown> = { ...base }
+  for (const key in base) {
+    const value = options[key as keyof Options]
+    // The numbers are taken as they are, everything else is a duration.
+    if (value !== undefined) policy[key] = typeof value === "number" ? value : Duration.decode(value)
+  }
+  return {
+    ...policy as unknown as RetryPolicy,
+    maxAttempts: Math.max(1, Math.floor(policy.maxAttempts as number)),
+    jitter: Math.min(1, Math.max(0, policy.jitter as number))
+  }
+}
 
 /**
  * What went wrong with one attempt, as far as retrying is concerned: a status the server
@@ -135,8 +139,7 @@ export const isThrottleStatus = (status: number): boolean => status === 429 || s
  * @since 0.1.0
  * @category predicates
  */
-export const isServerErrorStatus = (status: number): boolean =>
-  status === 408 || status === 500 || status === 502 || status === 504
+export const isServerErrorStatus = (status: number): boolean => [408, 500, 502, 504].includes(status)
 
 /**
  * Whether a failed attempt may be sent again under the given grant.
@@ -144,20 +147,10 @@ export const isServerErrorStatus = (status: number): boolean =>
  * @since 0.1.0
  * @category predicates
  */
-export const isRetryable = (grant: Grant, signal: Signal): boolean => {
-  if (signal._tag === "Status") {
-    return isThrottleStatus(signal.status) || (grant === "replayable" && isServerErrorStatus(signal.status))
-  }
-  switch (signal.reason) {
-    case "Connect":
-      return true
-    case "InvalidRequest":
-    case "Closed":
-      return false
-    default:
-      return grant === "replayable"
-  }
-}
+export const isRetryable = (grant: Grant, signal: Signal): boolean =>
+  signal._tag === "Status"
+    ? isThrottleStatus(signal.status) || (grant === "replayable" && isServerErrorStatus(signal.status))
+    : signal.reason === "Connect" || (grant === "replayable" && /^(Reset|Timeout)$/.test(signal.reason))
 
 /**
  * A `Retry-After` header as a delay in milliseconds from `now`: delta-seconds or an HTTP-date.
@@ -167,14 +160,12 @@ export const isRetryable = (grant: Grant, signal: Signal): boolean => {
  * @category parsing
  */
 export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
-  if (value === undefined) return undefined
-  const trimmed = value.trim()
+  const trimmed = value?.trim() ?? ""
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
   // An HTTP-date always names its weekday and month; without letters, `Date.parse` would read
   // "-5" as the year -5.
-  if (!/[A-Za-z]/.test(trimmed)) return undefined
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+  const date = /[A-Za-z]/.test(trimmed) ? Date.parse(trimmed) : NaN
+  return isNaN(date) ? undefined : Math.max(0, date - now)
 }
 
 /**
@@ -190,31 +181,31 @@ export const schedule = <In extends Signal>(
   grant: Grant,
   startedAt: number
 ): Schedule.Schedule<Duration.Duration, In> =>
-  Schedule.makeWithState<number, In, Duration.Duration>(0, (now, signal, retries) =>
-    Effect.gen(function*() {
-      if (!isRetryable(grant, signal) || retries + 1 >= policy.maxAttempts) {
-        return [retries, Duration.zero, ScheduleDecision.done] as const
-      }
-      const retryAfter = signal._tag === "Status" ? parseRetryAfter(signal.retryAfter, now) : undefined
-      const delay = retryAfter !== undefined
-        ? Math.min(retryAfter, Duration.toMillis(policy.maxRetryAfter))
-        : yield* backoff(policy, retries)
-      if (now + delay - startedAt > Duration.toMillis(policy.maxElapsed)) {
-        return [retries, Duration.zero, ScheduleDecision.done] as const
-      }
-      return [
-        retries + 1,
-        Duration.millis(delay),
-        ScheduleDecision.continueWith(ScheduleInterval.after(now + delay))
-      ] as const
-    }))
-
-/** The jittered exponential delay before retry number `retries + 1`. */
-const backoff = (policy: RetryPolicy, retries: number): Effect.Effect<number> =>
-  Effect.map(Random.next, (random) => {
-    const capped = Math.min(
-      Duration.toMillis(policy.maxDelay),
-      Duration.toMillis(policy.baseDelay) * Math.pow(policy.factor, retries)
+  Schedule.makeWithState<number, In, Duration.Duration>(0, (now, signal, retries) => {
+    const [maxDelay, baseDelay, maxRetryAfter, maxElapsed] = [
+      policy.maxDelay,
+      policy.baseDelay,
+      policy.maxRetryAfter,
+      policy.maxElapsed
+    ].map(Duration.toMillis)
+    const stop = Effect.succeed([retries, Duration.zero, ScheduleDecision.done] as const)
+    if (!isRetryable(grant, signal) || retries + 1 >= policy.maxAttempts) return stop
+    const retryAfter = signal._tag === "Status" ? parseRetryAfter(signal.retryAfter, now) : undefined
+    return Effect.flatMap(
+      retryAfter === undefined
+        // The jittered exponential backoff.
+        ? Effect.map(Random.next, (random) =>
+          Math.round(
+            Math.min(maxDelay, baseDelay * policy.factor ** retries) * (1 - policy.jitter * random)
+          ))
+        : Effect.succeed(Math.min(retryAfter, maxRetryAfter)),
+      (delay) =>
+        now + delay - startedAt > maxElapsed ? stop : Effect.succeed(
+          [
+            retries + 1,
+            Duration.millis(delay),
+            ScheduleDecision.continueWith(ScheduleInterval.after(now + delay))
+          ] as const
+        )
     )
-    return Math.round(capped * (1 - policy.jitter * random))
   })

@@ -264,6 +264,59 @@ describe("Endpoint retry", () => {
     }))
 })
 
+describe("Endpoint attempt timeout", () => {
+  it.effect("a hanging attempt fails typed after the timeout, and the caller goes on uninterrupted", () =>
+    Effect.gen(function*() {
+      const { call, server } = yield* setup({ retry: { maxAttempts: 1 } })
+      yield* server.inject(Fault.delay("30 seconds"))
+      const fiber = yield* Effect.fork(Effect.gen(function*() {
+        const exit = yield* Effect.exit(call("replayable"))
+        // The caller is not left interrupted: it can still wait.
+        yield* Effect.sleep("1 second")
+        return exit
+      }))
+      yield* TestClock.adjust("9999 millis")
+      assert.isNull(fiber.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      yield* TestClock.adjust("1 second")
+      const error = failure(yield* Fiber.join(fiber))
+      assert.instanceOf(error, AuthError.TransportError)
+      assert.strictEqual(error.reason, "Timeout")
+      assert.isTrue(error.mayHaveReachedServer)
+    }))
+
+  it.effect("a timeout leaves the caller's own child fibers running", () =>
+    Effect.gen(function*() {
+      const { call, server } = yield* setup({ retry: { maxAttempts: 1 } })
+      yield* server.inject(Fault.delay("30 seconds"))
+      const caller = yield* Effect.fork(Effect.gen(function*() {
+        const child = yield* Effect.fork(Effect.never)
+        const exit = yield* Effect.exit(call("replayable"))
+        // Time for an interruption of the child to land; read before the caller ends, which
+        // interrupts its children.
+        yield* Effect.sleep("1 second")
+        return { childRunning: child.unsafePoll() === null, exit }
+      }))
+      yield* TestClock.adjust("10 seconds")
+      yield* TestClock.adjust("1 second")
+      const { childRunning, exit } = yield* Fiber.join(caller)
+      assert.strictEqual(failure(exit)._tag, "TransportError")
+      assert.isTrue(childRunning)
+    }))
+
+  it.effect("interrupting the caller during an attempt ends as an interruption, not a timeout", () =>
+    Effect.gen(function*() {
+      for (const at of [0, 5_000]) {
+        const { call, server } = yield* setup({ retry: { maxAttempts: 1 } })
+        yield* server.inject(Fault.delay("30 seconds"))
+        const fiber = yield* Effect.fork(call("replayable"))
+        yield* TestClock.adjust(at)
+        const exit = yield* Fiber.interrupt(fiber)
+        assert.isTrue(Exit.isInterrupted(exit), String(at))
+      }
+    }))
+})
+
 describe("Endpoint against a hostile server", () => {
   it.effect("each malformed answer ends as a typed error, never a defect or a hang", () =>
     Effect.gen(function*() {

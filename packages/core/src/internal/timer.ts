@@ -4,15 +4,16 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
-import type * as TokenSet from "../TokenSet.js"
+import * as HashSet from "effect/HashSet"
 
 /** Something due at `at` (epoch ms on the timer's clock): what the heap holds. */
 export interface Entry {
@@ -23,38 +24,30 @@ export interface Entry {
   readonly fire: () => Effect.Effect<void>
 }
 
-/** A scheduled refresh of one session. */
-export class Alarm implements Entry {
-  index = -1
-  constructor(
-    readonly at: number,
-    readonly tokens: TokenSet.TokenSet,
-    readonly owner: { readonly onAlarm: (alarm: Alarm) => Effect.Effect<void> }
-  ) {}
-
-  fire(): Effect.Effect<void> {
-    return this.owner.onAlarm(this)
-  }
-}
 /**
- * A per-attempt deadline: when due, it interrupts the fiber sending the attempt. Deadlines of one
- * timeout setting fall due in the order they were added, so adding one never restarts the timer
- * while another is pending.
+ * A per-attempt deadline: when due, it interrupts the fiber sending the attempt, as
+ * `deadlineInterruptor`. Deadlines of one timeout setting fall due in the order they were added,
+ * so adding one never restarts the timer while another is pending.
  */
 export class Deadline implements Entry {
   index = -1
   /** Whether the deadline passed while the attempt was still running. */
   expired = false
+  /** Whether the attempt ended: a deadline that falls due after that interrupts nothing. */
+  settled = false
   constructor(readonly at: number, readonly fiber: Fiber.RuntimeFiber<unknown, unknown>) {}
 
   fire(): Effect.Effect<void> {
     return Effect.sync(() => {
-      if (this.fiber.unsafePoll() !== null) return
+      if (this.settled) return
       this.expired = true
-      this.fiber.unsafeInterruptAsFork(FiberId.none)
+      this.fiber.unsafeInterruptAsFork(deadlineInterruptor)
     })
   }
 }
+
+/** Whom a deadline interrupts as: told apart from whoever else interrupts the same fiber. */
+const deadlineInterruptor = FiberId.runtime(-1, 0)
 
 /**
  * The scheduled refreshes and deadlines on one `Clock`: a min-heap of entries and one fiber
@@ -197,35 +190,55 @@ const make = (clock: Clock.Clock): Timer => {
 }
 
 /**
- * Runs `effect` in a child fiber that is interrupted if it has not finished by `millis` from now
- * on the clock of `timer`, failing then with `onTimeout()`. It costs one fork and one entry in the
- * shared heap, where `Effect.timeout` races two forked fibers and arms a timer of its own.
+ * Runs `effect` until `at` on the clock of `timer` (epoch ms), failing then with `onTimeout()`,
+ * for the price of one entry in the shared heap (`Effect.timeout` races two forked fibers and arms
+ * a timer of its own). The effect runs on the calling fiber, which the deadline interrupts; that
+ * interruption ends as `onTimeout()`, unless the caller was interrupted too: then the caller's
+ * interruption goes on. Interrupting a fiber interrupts its children as well, so a caller that
+ * has children runs the effect in a child fiber of its own instead.
  */
 export const timeout = <A, E, E2>(
   effect: Effect.Effect<A, E>,
   timer: Timer,
   at: number,
   onTimeout: () => E2
-): Effect.Effect<A, E | E2> =>
-  Effect.flatMap(Effect.fork(effect), (fiber) => {
+): Effect.Effect<A, E | E2> => {
+  const timed = Effect.withFiberRuntime<A, E | E2>((fiber) => {
     const deadline = new Deadline(at, fiber)
-    return Effect.zipRight(
-      timer.add(deadline),
-      Effect.async<A, E | E2>((resume) => {
-        const observer = (exit: Exit.Exit<A, E>) => {
-          const outcome: Effect.Effect<A, E | E2> = deadline.expired && exit._tag === "Failure"
-            ? Effect.fail(onTimeout())
-            : exit
-          resume(Effect.zipRight(timer.cancel(deadline), outcome))
-        }
-        fiber.addObserver(observer)
-        return Effect.suspend(() => {
-          fiber.removeObserver(observer)
-          return Effect.zipRight(timer.cancel(deadline), Fiber.interrupt(fiber))
+    const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | E2> => {
+      deadline.settled = true
+      const cancel = timer.cancel(deadline)
+      // A deadline that fired has interrupted the fiber before this step ran: its interruption is
+      // in the fiber's interrupted cause, alone unless the caller was interrupted as well.
+      if (!deadline.expired || HashSet.size(Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause))) > 1) {
+        return Effect.zipRight(cancel, exit)
+      }
+      const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) ? Effect.fail(onTimeout()) : exit
+      return Effect.zipRight(Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty)), outcome)
+    }
+    // Added within the mask, so that a deadline already due still ends as `onTimeout()`.
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(
+        timer.add(deadline),
+        Effect.matchCauseEffect(restore(effect), {
+          onFailure: (cause) => settle(Exit.failCause(cause)),
+          onSuccess: (value) => settle(Exit.succeed(value))
         })
-      })
+      )
     )
   })
+  return Effect.withFiberRuntime((fiber) => {
+    // Effect 3's fiber keeps its children in `_children`; `fiber.children` would ask the fiber
+    // through its mailbox, which costs a deferred and a message on every attempt.
+    const children = (fiber as { readonly _children?: ReadonlySet<unknown> | null })._children
+    const inChild = () => Effect.flatMap(Effect.fork(timed), Fiber.join)
+    return children === undefined
+      ? Effect.flatMap(fiber.children, (all) => all.length > 0 ? inChild() : timed)
+      : children !== null && children.size > 0
+      ? inChild()
+      : timed
+  })
+}
 
 const timers = globalValue(Symbol.for("@effect-auth/core/timers"), () => new WeakMap<Clock.Clock, Timer>())
 
