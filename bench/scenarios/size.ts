@@ -88,6 +88,8 @@ interface Size {
   readonly gzipped: number
   /** Minified bytes each source file contributes, largest first. */
   readonly inputs: ReadonlyArray<readonly [string, number]>
+  /** The minified bundle, to check what it left out. */
+  readonly code: string
 }
 
 const measure = async (entry: Entry): Promise<Size> => {
@@ -111,7 +113,13 @@ const measure = async (entry: Entry): Promise<Size> => {
       [file.replace(/^.*?(packages|node_modules)\//, ""), input.bytesInOutput] as const
     )
   ).sort((a, b) => b[1] - a[1])
-  return { entry, minified: code.byteLength, gzipped: Zlib.gzipSync(code, { level: 9 }).byteLength, inputs }
+  return {
+    entry,
+    minified: code.byteLength,
+    gzipped: Zlib.gzipSync(code, { level: 9 }).byteLength,
+    inputs,
+    code: new TextDecoder().decode(code)
+  }
 }
 
 /**
@@ -130,6 +138,9 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
   const sessionSize = bySubject("`AuthSession.make` alone")
   const endpointSize = bySubject("`Endpoint.makeClient`")
   const budget = 6 * 1024
+  // Effect is external, so what a module uses of it stays visible by name in the bundle.
+  const dropped = [["metrics", ".counter("], ["changes", ".asyncPush("]]
+    .filter(([, marker]) => headline.code.includes(marker)).map(([name]) => name)
   return {
     id: "5",
     title: "Size",
@@ -145,9 +156,20 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
     targets: [{
       target: "(issue 16.4) at most 8,000 B gzipped for core plus one provider, Effect external (from sources)",
       met: headline.gzipped <= 8000,
-      figure: `${fmt(headline.gzipped)} B; before: 9,446 B (audit, before the Scrubber module was added)`,
-      gap: `Measured from sources with esbuild; the Scrubber module (secret scrubbing on the error path) and ` +
-        `the per-attempt deadline in the shared timer added bytes since the audit. See the breakdown by file below.`
+      figure: `${fmt(headline.gzipped)} B; before: 9,446 B (audit, before the Scrubber module was added), ` +
+        `15,852 B (46,294 B minified) once the hardening had landed`,
+      gap: `Measured from sources with esbuild. Since the audit the package gained the Scrubber (every spelling ` +
+        `of a secret, on the error path), the configuration checks, pacing, failure windows, background store ` +
+        `writes and the store lease; what is left is mostly names and messages a minifier keeps (see the ` +
+        `breakdown by file below). Reaching 8,000 B takes dropping features from the default path, not trimming.`
+    }, {
+      target: "(issue 16.4) session metrics and the `changes` stream dropped from that bundle when unused",
+      met: dropped.length === 0,
+      figure: dropped.length === 0
+        ? "neither is in it: no `Metric.counter` (SessionMetrics) and no `Stream.asyncPush` (AuthSession.changes)"
+        : `still in it: ${dropped.join(", ")}`,
+      gap: "The session reports to `AuthSession.Observer`, a no-op unless `SessionMetrics.layer` is provided, " +
+        "and `changes` is a function of its own over the session's `watch`."
     }, {
       target: "(5) at most 6 KB gzipped for core plus one provider, Effect external",
       met: headline.gzipped <= budget,
@@ -155,13 +177,11 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
       gap: `Tree shaking does not rescue it: what an application imports to log in from configuration bundles ` +
         `to ${fmt(appSize)} B, since the session layer uses the whole pipeline. \`AuthSession.make\` alone is ` +
         `${fmt(sessionSize)} B gzipped (the session with its shared refresh timer, the \`TokenStore\` ` +
-        `compare-and-set and rotation recovery, the \`changes\` stream, spans and metrics) and ` +
+        `compare-and-set and rotation recovery, spans and pacing) and ` +
         `\`Endpoint\`'s client ${fmt(endpointSize)} B (status tables, grant-aware retry, size cap, secret ` +
         `scrubbing); the provider adds its typed errors and request encoders. Reaching ${fmt(budget)} B means ` +
         `removing about ${fmt(headline.gzipped - budget)} B gzipped, a third of the bundle and more than any one ` +
-        `feature weighs: it takes moving several features out of \`AuthSession.make\`'s default path (the ` +
-        `\`changes\` stream, the store's compare-and-set and recovery only when a store is given, metrics), or a ` +
-        `target that fits this feature set.`
+        `feature weighs (metrics and \`changes\` already drop out when unused).`
     }],
     notes: [
       `Where the minified bytes of "${headline.entry.name}" come from: ` +

@@ -238,117 +238,122 @@ export const makeClient = (options: {
     const timeoutDescription = `no response within ${Duration.format(limit)}`
     const execute = <const R extends Responses>(
       definition: Definition<R>
-    ): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> => {
-      const { grant, operation } = definition
-      // The base URL and `Accept` set on the request itself, once per call rather than per attempt.
-      const request = HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(definition.request, baseUrl))
-      const invalid = invalidHeader(request.headers)
-      const received = Effect.flatMap(
-        httpClient.execute(request),
-        (response) =>
-          Effect.map(readBody(response, maxBodyBytes), ([body, oversized]): Response => ({
-            operation,
-            status: response.status,
-            headers: response.headers,
-            body,
-            oversized
-          }))
-      )
-      // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out of
-      // the platform's spans. The `effect-auth.http` span around each call still records it.
-      const exchange = request.urlParams.length > 0
-        ? Effect.locally(received, HttpClient.currentTracerDisabledWhen, () => true)
-        : received
-      return Effect.useSpan("effect-auth.http", {
-        kind: "client",
-        captureStackTrace: false,
-        attributes: {
-          "effect-auth.provider": options.provider,
-          "effect-auth.operation": operation,
-          "http.request.method": request.method,
-          "url.path": definition.request.url
-        }
-      }, (span) =>
-        Effect.clockWith((clock) => {
-          const startedAt = clock.unsafeCurrentTimeMillis()
-          const timer = timerFor(clock)
-          let attempts = 0
-          // Whether any attempt may have reached the server: what makes a single-use grant spent.
-          let reached = false
-          const transport = (reason: TransportFailure["reason"], description: string): TransportFailure => {
-            if (reason === "Reset" || reason === "Timeout") reached = true
-            return { _tag: "Transport", reason, description }
+    ): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> =>
+      // Built when it runs: a login effect made up front and kept by an idle session costs one
+      // primitive, not the whole pipeline.
+      Effect.suspend(() => {
+        const { grant, operation } = definition
+        // The base URL and `Accept` set on the request itself, once per call rather than per attempt.
+        const request = HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(definition.request, baseUrl))
+        const invalid = invalidHeader(request.headers)
+        const received = Effect.flatMap(
+          httpClient.execute(request),
+          (response) =>
+            Effect.map(readBody(response, maxBodyBytes), ([body, oversized]): Response => ({
+              operation,
+              status: response.status,
+              headers: response.headers,
+              body,
+              oversized
+            }))
+        )
+        // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out of
+        // the platform's spans. The `effect-auth.http` span around each call still records it.
+        const exchange = request.urlParams.length > 0
+          ? Effect.locally(received, HttpClient.currentTracerDisabledWhen, () => true)
+          : received
+        return Effect.useSpan("effect-auth.http", {
+          kind: "client",
+          captureStackTrace: false,
+          attributes: {
+            "effect-auth.provider": options.provider,
+            "effect-auth.operation": operation,
+            "http.request.method": request.method,
+            "url.path": definition.request.url
           }
-          // One attempt: sent and read, classified, and a throttle or server-error status made a
-          // failure (a candidate for retry), within the attempt timeout.
-          const sent = Effect.matchCauseEffect(exchange, {
-            onFailure: (cause): Effect.Effect<never, AttemptFailure> => {
-              const failure = Cause.failureOption(cause)
-              if (Option.isSome(failure)) return Effect.fail(classifyRequestError(failure.value, transport))
-              // A transport that throws instead of failing (node:http on a bad scheme) still ends typed.
-              const defect = Cause.dieOption(cause)
-              return Option.isSome(defect)
-                ? Effect.fail(
-                  classify(errorCode(defect.value), "the HTTP client failed unexpectedly", false, transport)
-                )
-                : Effect.failCause(Cause.stripFailures(cause))
-            },
-            onSuccess: (response) => {
-              if (!RetryPolicy.isThrottleStatus(response.status) && !RetryPolicy.isServerErrorStatus(response.status)) {
-                return Effect.succeed(response)
+        }, (span) =>
+          Effect.clockWith((clock) => {
+            const startedAt = clock.unsafeCurrentTimeMillis()
+            const timer = timerFor(clock)
+            let attempts = 0
+            // Whether any attempt may have reached the server: what makes a single-use grant spent.
+            let reached = false
+            const transport = (reason: TransportFailure["reason"], description: string): TransportFailure => {
+              if (reason === "Reset" || reason === "Timeout") reached = true
+              return { _tag: "Transport", reason, description }
+            }
+            // One attempt: sent and read, classified, and a throttle or server-error status made a
+            // failure (a candidate for retry), within the attempt timeout.
+            const sent = Effect.matchCauseEffect(exchange, {
+              onFailure: (cause): Effect.Effect<never, AttemptFailure> => {
+                const failure = Cause.failureOption(cause)
+                if (Option.isSome(failure)) return Effect.fail(classifyRequestError(failure.value, transport))
+                // A transport that throws instead of failing (node:http on a bad scheme) still ends typed.
+                const defect = Cause.dieOption(cause)
+                return Option.isSome(defect)
+                  ? Effect.fail(
+                    classify(errorCode(defect.value), "the HTTP client failed unexpectedly", false, transport)
+                  )
+                  : Effect.failCause(Cause.stripFailures(cause))
+              },
+              onSuccess: (response) => {
+                if (
+                  !RetryPolicy.isThrottleStatus(response.status) && !RetryPolicy.isServerErrorStatus(response.status)
+                ) {
+                  return Effect.succeed(response)
+                }
+                reached = true
+                return Effect.fail<AttemptFailure>({
+                  _tag: "Status",
+                  status: response.status,
+                  retryAfter: response.headers["retry-after"],
+                  response
+                })
               }
-              reached = true
-              return Effect.fail<AttemptFailure>({
-                _tag: "Status",
-                status: response.status,
-                retryAfter: response.headers["retry-after"],
-                response
-              })
-            }
-          })
-          const onTimeout = () => transport("Timeout", timeoutDescription)
-          const attempt = Effect.suspend((): Effect.Effect<Response, AttemptFailure> => {
-            attempts++
-            if (invalid !== undefined) return Effect.fail(transport("InvalidRequest", invalid))
-            return Number.isFinite(timeoutMillis)
-              ? timeout(sent, timer, clock.unsafeCurrentTimeMillis() + timeoutMillis, onTimeout)
-              : sent
-          })
-          // A retryable status that outlasted the policy is still an answer: the table decides.
-          const settle = (failure: AttemptFailure): Effect.Effect<Response, AuthError.TransportError> =>
-            failure._tag === "Status" ? Effect.succeed(failure.response) : Effect.fail(
-              new AuthError.TransportError({
-                operation,
-                reason: failure.reason,
-                attempts,
-                mayHaveReachedServer: reached,
-                description: failure.description
-              })
+            })
+            const onTimeout = () => transport("Timeout", timeoutDescription)
+            const attempt = Effect.suspend((): Effect.Effect<Response, AttemptFailure> => {
+              attempts++
+              if (invalid !== undefined) return Effect.fail(transport("InvalidRequest", invalid))
+              return Number.isFinite(timeoutMillis)
+                ? timeout(sent, timer, clock.unsafeCurrentTimeMillis() + timeoutMillis, onTimeout)
+                : sent
+            })
+            // A retryable status that outlasted the policy is still an answer: the table decides.
+            const settle = (failure: AttemptFailure): Effect.Effect<Response, AuthError.TransportError> =>
+              failure._tag === "Status" ? Effect.succeed(failure.response) : Effect.fail(
+                new AuthError.TransportError({
+                  operation,
+                  reason: failure.reason,
+                  attempts,
+                  mayHaveReachedServer: reached,
+                  description: failure.description
+                })
+              )
+            return Effect.flatMap(
+              // The retry schedule is built only once a first attempt failed, and sees that failure
+              // as it would have, without sending it again.
+              Effect.catchAll(attempt, (first) => {
+                if (!RetryPolicy.isRetryable(grant, first) || retry.maxAttempts <= 1) return settle(first)
+                let pending: AttemptFailure | undefined = first
+                const again = Effect.suspend(() => {
+                  const failure = pending
+                  pending = undefined
+                  return failure === undefined ? attempt : Effect.fail(failure)
+                })
+                return Effect.catchAll(Effect.retry(again, RetryPolicy.schedule(retry, grant, startedAt)), settle)
+              }),
+              (response) => {
+                span.attribute("http.response.status_code", response.status)
+                span.attribute("effect-auth.attempts", attempts)
+                return handle(definition, {
+                  ...response,
+                  clockOffset: clockOffset(response.headers, clock.unsafeCurrentTimeMillis())
+                })
+              }
             )
-          return Effect.flatMap(
-            // The retry schedule is built only once a first attempt failed, and sees that failure
-            // as it would have, without sending it again.
-            Effect.catchAll(attempt, (first) => {
-              if (!RetryPolicy.isRetryable(grant, first) || retry.maxAttempts <= 1) return settle(first)
-              let pending: AttemptFailure | undefined = first
-              const again = Effect.suspend(() => {
-                const failure = pending
-                pending = undefined
-                return failure === undefined ? attempt : Effect.fail(failure)
-              })
-              return Effect.catchAll(Effect.retry(again, RetryPolicy.schedule(retry, grant, startedAt)), settle)
-            }),
-            (response) => {
-              span.attribute("http.response.status_code", response.status)
-              span.attribute("effect-auth.attempts", attempts)
-              return handle(definition, {
-                ...response,
-                clockOffset: clockOffset(response.headers, clock.unsafeCurrentTimeMillis())
-              })
-            }
-          )
-        }).pipe(within(Context.add(requestInit, Tracer.ParentSpan, span))))
-    }
+          }).pipe(within(Context.add(requestInit, Tracer.ParentSpan, span))))
+      })
     return { baseUrl, execute }
   })
 
