@@ -34,6 +34,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as AuthError from "./AuthError.js"
 import { baseUrlProblem } from "./internal/baseUrl.js"
+import { extendWith } from "./internal/names.js"
 import { timeout, timerFor } from "./internal/timer.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as Scrubber from "./Scrubber.js"
@@ -435,6 +436,8 @@ export const decodeJson = <A, I>(
 // internal
 // -----------------------------------------------------------------------------
 
+const withRedactedNames = extendWith(Scrubber.redactedHeaderNames)
+
 /**
  * Runs `effect` with `services` added to the context (the span as the parent of the platform's,
  * and `RequestInit`), and with every header that can carry a credential recorded as `<redacted>`
@@ -456,7 +459,7 @@ const within = (services: Context.Context<never>) => <A, E>(effect: Effect.Effec
       )
     return Effect.uninterruptibleMask((restore) =>
       Effect.zipRight(
-        set(Context.merge(context, services), [...names, ...Scrubber.redactedHeaderNames]),
+        set(Context.merge(context, services), withRedactedNames(names)),
         Effect.flatMap(Effect.exit(restore(effect)), (exit) => Effect.zipRight(set(context, names), exit))
       )
     )

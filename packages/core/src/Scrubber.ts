@@ -23,6 +23,7 @@ import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { extendWith } from "./internal/names.js"
 
 /**
  * What a scrubbed secret is replaced by.
@@ -63,11 +64,7 @@ export const redactedHeaderNames: ReadonlyArray<string | RegExp> = ["location", 
 export const withRedactedHeaders = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.locallyWith(effect, Headers.currentRedactedNames, withRedactedNames)
 
-// The names in effect rarely change: the extended list is built once for each list seen last.
-let namesIn: ReadonlyArray<string | RegExp> | undefined
-let namesOut: ReadonlyArray<string | RegExp> = redactedHeaderNames
-const withRedactedNames = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> =>
-  names === namesIn ? namesOut : (namesOut = [...(namesIn = names), ...redactedHeaderNames])
+const withRedactedNames = extendWith(redactedHeaderNames)
 
 /**
  * The usual spellings of `secret`, longest first: raw; as `encodeURIComponent`, an HTML form
