@@ -4,8 +4,10 @@
  * heap nothing else has touched.
  *
  * Every session holds its own valid token (expiring in an hour) and has its proactive refresh
- * scheduled. effect-auth: `AuthSession.make` with that token as `initial`, all in one scope, then
- * again each in a scope of its own; badgateway: an `OAuth2Fetch` that fetched its token (from a
+ * scheduled. effect-auth: `AuthSession.make` with that token as `initial` and, as the provider
+ * sessions pass theirs, a login built when it runs (`AuthSession.lazy` over a function of the
+ * module, the `Endpoint` client and the credentials), all in one scope, then again each in a
+ * scope of its own; badgateway: an `OAuth2Fetch` that fetched its token (from a
  * local `getNewToken`), which is when it arms its refresh timer.
  *
  * @since 0.1.0
@@ -35,7 +37,11 @@ export interface Figures {
   readonly secrets: number
   /** A login effect built up front: `Endpoint.execute(...)` with its request (part of `session`). */
   readonly loginEffect: number
-  /** A session as the provider sessions build one: its login built when it runs (`Effect.suspend`), its own token, one scope for all. */
+  /**
+   * A session as the provider sessions build one: its login built when it runs (an
+   * `AuthSession.lazy` over a function of the module, its `Endpoint` client and its credentials),
+   * its own token, one scope for all.
+   */
   readonly session: number
   /** The same with a login effect built up front and held by the session. */
   readonly sessionEagerLogin: number

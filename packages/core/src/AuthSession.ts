@@ -348,6 +348,42 @@ export const defaultMinRefreshInterval: Duration.Duration = Duration.seconds(1)
 export const refreshBurst = 3
 
 /**
+ * An effect that calls `f(service, input)` each time it runs, as
+ * `Effect.suspend(() => f(service, input))` does, for the price of one object holding the three:
+ * what a provider passes as `login`, so that the request is built only when a login runs. The
+ * closure of `Effect.suspend` keeps alive the whole scope it was made in (the provider's options
+ * and other locals) and costs, with the suspended effect, a few hundred bytes more for every idle
+ * session. `f` is best made once, by the module, for every session.
+ *
+ * ```ts
+ * const passwordLogin = (auth: OccamAuth.Service, credentials: PasswordCredentials) => auth.login(credentials)
+ *
+ * AuthSession.make({ provider, key, login: AuthSession.lazy(passwordLogin, auth, credentials) })
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const lazy = <S, I, A, E, R>(
+  f: (service: S, input: I) => Effect.Effect<A, E, R>,
+  service: S,
+  input: I
+): Effect.Effect<A, E, R> => new Lazy(f, service, input)
+
+class Lazy<S, I, A, E, R> extends Effectable.Class<A, E, R> {
+  constructor(
+    readonly f: (service: S, input: I) => Effect.Effect<A, E, R>,
+    readonly service: S,
+    readonly input: I
+  ) {
+    super()
+  }
+  commit(): Effect.Effect<A, E, R> {
+    return this.f(this.service, this.input)
+  }
+}
+
+/**
  * What a session reports to its `Observer`: a login or refresh request sent, a failed login,
  * refresh or revoke, a store write that failed (and is retried in the background), a caller that
  * joined a request already in flight.
@@ -527,6 +563,12 @@ class Token extends Effectable.Class<TokenSet.TokenSet, unknown> {
   }
 }
 
+/**
+ * The first time a refresh was scheduled for: every session keeps its own as an offset from it.
+ * Times are whole milliseconds, so the offset and back are exact.
+ */
+let epoch: number | undefined
+
 /** The first session of each scope that closes sessions: it closes the others too. */
 const leaders = new WeakMap<Scope.Scope, SessionImpl>()
 
@@ -548,8 +590,13 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * plus one: one small integer rather than four fields.
    */
   #flags = usableBit | refreshableBit
-  /** When the scheduled refresh is due: the timer entry's time. */
-  at = 0
+  /**
+   * When the scheduled refresh is due, in milliseconds after `epoch`: a small integer, which the
+   * object holds inline, where an epoch time would take a heap number of its own. Unset until
+   * the first schedule, so that an offset too large for a small integer costs only its session
+   * a heap number, instead of turning the field of every session into one.
+   */
+  #at: number | undefined
   /** `token`, built when first asked for; the rarely used state hangs off it. */
   #t: Token | undefined
   readonly #options: AnyOptions
@@ -566,6 +613,14 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
 
   #set(bit: number, on: boolean): void {
     this.#flags = on ? this.#flags | bit : this.#flags & ~bit
+  }
+
+  /** When the scheduled refresh is due: the timer entry's time. */
+  get at(): number {
+    return this.#at! + epoch!
+  }
+  set at(at: number) {
+    this.#at = at - (epoch ??= at)
   }
 
   /** Where the timer's heap holds this session, -1 when it does not. */
