@@ -631,22 +631,6 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     this.#flags = (this.#flags & 7) | ((index + 1) << 3)
   }
 
-  get #scope(): Scope.Scope {
-    return this.#env.scope
-  }
-
-  get #captured(): Context.Context<unknown> {
-    return this.#env.captured
-  }
-
-  get #clock(): Clock.Clock {
-    return this.#env.clock
-  }
-
-  get #store(): TokenStore.Service {
-    return this.#env.store
-  }
-
   /** The held token as an effect, built once per token by `token`. */
   get #ready(): Effect.Effect<TokenSet.TokenSet> | undefined {
     return this.#t?.ready
@@ -677,11 +661,15 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   /** The hot path of `token`: one field, one clock read while the held token is valid. */
   serve(): Effect.Effect<TokenSet.TokenSet, unknown> {
     const tokens = this.#tokens
-    return tokens !== undefined && this.#flag(usableBit) &&
-        (tokens.expiresAt === undefined || tokens.expiresAt > this.#clock.unsafeCurrentTimeMillis())
+    return this.#servable(tokens, this.#now())
       // Built on the first call after the token changed, then served as it is.
       ? this.#ready ??= Effect.succeed(tokens)
       : this.#shared(demand)
+  }
+
+  /** Whether `tokens`, the held ones, can be handed out at `now` without a fetch. */
+  #servable(tokens: TokenSet.TokenSet | undefined, now: number): tokens is TokenSet.TokenSet {
+    return tokens !== undefined && this.#flag(usableBit) && TokenSet.isValidAt(tokens, now)
   }
 
   get provider(): string {
@@ -721,11 +709,8 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       // Let a login or refresh in flight land first, so that it cannot bring the token back.
       const pending = this.#inflight
       if (pending !== undefined) yield* Effect.exit(Deferred.await(pending))
-      const tokens = yield* this.#forget()
-      const revoke = this.#options.revoke
-      if (tokens !== undefined && revoke !== undefined) {
-        yield* this.#call("effect-auth.revoke", undefined, revoke(tokens))
-      }
+      const revoke = this.#revoke(yield* this.#forget())
+      if (revoke !== undefined) yield* revoke
     }).pipe(Effect.ensuring(Effect.zipRight(this.#removeFromStore(), this.#publish(empty))))
   }
 
@@ -761,7 +746,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   }
 
   #now(): number {
-    return this.#clock.unsafeCurrentTimeMillis()
+    return this.#env.clock.unsafeCurrentTimeMillis()
   }
 
   /** Whether `tokens` are valid now. */
@@ -807,7 +792,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   }
 
   #count(event: Event): Effect.Effect<void> {
-    return Effect.suspend(() => Context.get(this.#captured, Observer)(event, this.provider))
+    return Effect.suspend(() => Context.get(this.#env.captured, Observer)(event, this.provider))
   }
 
   #closedError(): SessionClosed {
@@ -817,7 +802,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   /** The finalizer of the scope: closes the sessions built in it, latest first. */
   #closeAll(): Effect.Effect<void> {
     // A session built in this scope from now on (once it has closed) closes at once.
-    leaders.delete(this.#scope)
+    leaders.delete(this.#env.scope)
     const followers = this.#rare?.followers ?? []
     return Effect.forEach([...followers.reverse(), this], (session) => session.#close(), { discard: true })
   }
@@ -825,17 +810,21 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   /** Closes the session: it runs after the session's fibers were interrupted. */
   #close(): Effect.Effect<void> {
     this.#set(closedBit, true)
+    return Effect.flatMap(this.#forget(), (tokens) => {
+      const revoke = this.#options.revokeOnClose === true ? this.#revoke(tokens) : undefined
+      return revoke === undefined ? Effect.void : revoke.pipe(
+        Effect.zipRight(this.#removeFromStore()),
+        Effect.catchAll((error) => this.#warn("revoke on close failed", error))
+      )
+    }).pipe(Effect.zipRight(this.#publish(closed)))
+  }
+
+  /** The revoke of `tokens`, in its span: `undefined` without tokens, or when the provider cannot revoke. */
+  #revoke(tokens: TokenSet.TokenSet | undefined): Effect.Effect<void, unknown> | undefined {
     const revoke = this.#options.revoke
-    return Effect.flatMap(
-      this.#forget(),
-      (tokens) =>
-        tokens === undefined || revoke === undefined || this.#options.revokeOnClose !== true
-          ? Effect.void
-          : this.#call("effect-auth.revoke", undefined, revoke(tokens)).pipe(
-            Effect.zipRight(this.#removeFromStore()),
-            Effect.catchAll((error) => this.#warn("revoke on close failed", error))
-          )
-    ).pipe(Effect.zipRight(this.#publish(closed)))
+    return tokens === undefined || revoke === undefined
+      ? undefined
+      : this.#call("effect-auth.revoke", undefined, revoke(tokens))
   }
 
   /**
@@ -861,7 +850,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
         }),
         Effect.ignore
       )
-      return Effect.asVoid(Effect.forkIn(Effect.interruptible(loop), this.#scope))
+      return Effect.asVoid(Effect.forkIn(Effect.interruptible(loop), this.#env.scope))
     })
   }
 
@@ -872,7 +861,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * expired, or has no expiry, is not scheduled.
    */
   #schedule(): Effect.Effect<void> {
-    const timer = timerFor(this.#clock)
+    const timer = timerFor(this.#env.clock)
     return Effect.zipRight(
       timer.cancel(this),
       Effect.suspend(() => {
@@ -927,20 +916,20 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       // The state stays what it was until the caller publishes the next one.
       this.#current = this.#stateNow()
       this.#hold(undefined)
-      return Effect.as(timerFor(this.#clock).cancel(this), tokens)
+      return Effect.as(timerFor(this.#env.clock).cancel(this), tokens)
     })
   }
 
   #removeFromStore(): Effect.Effect<void> {
     return Effect.catchAll(
-      this.#store.remove(this.key),
+      this.#env.store.remove(this.key),
       (error) => this.#warn("could not remove the tokens from the store", error)
     )
   }
 
   #readStore(): Effect.Effect<Option.Option<TokenStore.Stored>> {
     return Effect.catchAll(
-      this.#store.get(this.key),
+      this.#env.store.get(this.key),
       (error) => Effect.as(this.#warn(readFailed, error), Option.none())
     )
   }
@@ -950,7 +939,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * span of whoever triggered it), in its own span, counted.
    */
   #call<A, E1>(name: string, event: Event | undefined, effect: Effect.Effect<A, E1, unknown>): Effect.Effect<A, E1> {
-    const captured = this.#captured
+    const captured = this.#env.captured
     const provided = Effect.mapInputContext(effect, (current: Context.Context<never>) => {
       const span = Context.getOption(current, Tracer.ParentSpan)
       return Option.isSome(span) ? Context.add(captured, Tracer.ParentSpan, span.value) : captured
@@ -966,11 +955,16 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     )
   }
 
+  /** `minRefreshInterval` in milliseconds: the pace of requests and the first backoff window. */
+  #interval(): number {
+    return Duration.toMillis(this.#options.minRefreshInterval ?? defaultMinRefreshInterval)
+  }
+
   /** A login or refresh, paced by the token bucket: it waits (on the `Clock`) for its turn. */
   #paced<A, E1>(name: string, event: Event, effect: Effect.Effect<A, E1, unknown>): Effect.Effect<A, E1> {
     return Effect.suspend(() => {
       const side = this.#side()
-      const interval = Duration.toMillis(this.#options.minRefreshInterval ?? defaultMinRefreshInterval)
+      const interval = this.#interval()
       const now = this.#now()
       const refilled = interval <= 0
         ? refreshBurst
@@ -979,7 +973,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       side.allowance = refilled - 1
       side.allowanceAt = now
       const call = this.#call(name, event, effect)
-      return wait === 0 ? call : Effect.zipRight(this.#clock.sleep(Duration.millis(wait)), call)
+      return wait === 0 ? call : Effect.zipRight(this.#env.clock.sleep(Duration.millis(wait)), call)
     })
   }
 
@@ -994,7 +988,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    */
   #persist(tokens: TokenSet.TokenSet, expected: number | undefined, retried = false): Effect.Effect<Held> {
     const kept = fresh(tokens, expected)
-    return this.#store.set(this.key, tokens, expected).pipe(
+    return this.#env.store.set(this.key, tokens, expected).pipe(
       Effect.map(heldOf),
       Effect.catchTags({
         VersionConflict: (conflict) =>
@@ -1032,7 +1026,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     const current = <A, E1>(f: () => Effect.Effect<A, E1>) =>
       Effect.suspend(() => this.#flag(closedBit) || this.#tokens !== pending ? Effect.void : f())
     return current(() =>
-      this.#store.set(this.key, pending, this.#version).pipe(
+      this.#env.store.set(this.key, pending, this.#version).pipe(
         Effect.flatMap((stored) =>
           current(() => {
             this.#version = stored.version
@@ -1142,7 +1136,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
         // The store's notification brought another instance's token while this fetch waited for
         // the lease: that token is the answer.
         if (valid && (mode === demand || (ahead && held.tokens !== mode))) return held
-        const read = yield* Effect.either(this.#store.get(this.key))
+        const read = yield* Effect.either(this.#env.store.get(this.key))
         if (Either.isLeft(read)) yield* this.#warn(readFailed, read.left)
         // Without the lease or the store, another instance may have rotated the refresh token
         // already: a scheduled refresh waits while the held token is still valid (it is
@@ -1167,7 +1161,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     return Effect.zipRight(
       this.#publish(refreshing),
       Effect.scoped(Effect.flatMap(
-        Effect.matchEffect(this.#store.lease(this.key), {
+        Effect.matchEffect(this.#env.store.lease(this.key), {
           onFailure: (error) => Effect.as(this.#warn("could not take the refresh lease", error), false),
           onSuccess: () => Effect.succeed(true)
         }),
@@ -1206,7 +1200,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
           unpersisted
             ? Effect.zipRight(
               this.#publish({ _tag: "Unpersisted", expiresAt, error: writeFailed }),
-              Effect.forkIn(Effect.interruptible(this.#persistLater(tokens)), this.#scope)
+              Effect.forkIn(Effect.interruptible(this.#persistLater(tokens)), this.#env.scope)
             )
             : this.#publish(undefined),
           this.#schedule(),
@@ -1218,18 +1212,16 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       if (Cause.isInterruptedOnly(cause)) return Deferred.fail(deferred, this.#closedError())
       const side = this.#side()
       if (++side.failures >= 2) {
-        const interval = Duration.toMillis(this.#options.minRefreshInterval ?? defaultMinRefreshInterval)
+        const interval = this.#interval()
         side.failedUntil = now + Math.min(interval * 2 ** (side.failures - 2), 60_000)
         side.lastFailure = cause
       }
       const error = Cause.failureOption(cause)
       return Effect.zipRight(
         this.#publish(
-          Option.isNone(error)
-            ? { _tag: "Failed", error: "defect" }
-            : error.value instanceof ReauthenticationRequired
+          Option.isSome(error) && error.value instanceof ReauthenticationRequired
             ? { _tag: "ReauthenticationRequired", reason: error.value.reason }
-            : { _tag: "Failed", error: describe(error.value) }
+            : { _tag: "Failed", error: Option.isNone(error) ? "defect" : describe(error.value) }
         ),
         Deferred.failCause(deferred, cause)
       )
@@ -1247,7 +1239,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       // A newer token arrived, or the session logged out: this schedule is obsolete.
       if (typeof mode === "object" && tokens !== mode) return Effect.succeed(Effect.succeed(mode))
       const now = this.#now()
-      if (mode === demand && tokens !== undefined && this.#flag(usableBit) && TokenSet.isValidAt(tokens, now)) {
+      if (mode === demand && this.#servable(tokens, now)) {
         return Effect.succeed(Effect.succeed(tokens))
       }
       const inflight = this.#inflight
@@ -1260,7 +1252,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       return Effect.as(
         Effect.forkIn(
           Effect.onExit(Effect.interruptible(this.#cycle(mode)), (exit) => this.#finish(deferred, exit)),
-          this.#scope
+          this.#env.scope
         ),
         Deferred.await(deferred)
       )
