@@ -515,7 +515,7 @@ class Rare {
   /** Tokens `persist` could not write, until `finish` hands them to the background writer. */
   unpersisted: TokenSet.TokenSet | undefined
   /** The listeners of `watch`. */
-  listeners: Set<(state: State) => void> | undefined = undefined
+  listeners: Set<(state: State) => void> | undefined
   /** The sessions built after this one in its scope, which this one's finalizer closes. */
   readonly followers: Array<SessionImpl> = []
 }
@@ -559,7 +559,7 @@ class Token extends Effectable.Class<TokenSet.TokenSet, unknown> {
     super()
   }
   commit(): Effect.Effect<TokenSet.TokenSet, unknown> {
-    return this.session.serve()
+    return this.session.serve(this)
   }
 }
 
@@ -631,14 +631,6 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     this.#flags = (this.#flags & 7) | ((index + 1) << 3)
   }
 
-  /** The held token as an effect, built once per token by `token`. */
-  get #ready(): Effect.Effect<TokenSet.TokenSet> | undefined {
-    return this.#t?.ready
-  }
-  set #ready(ready: Effect.Effect<TokenSet.TokenSet> | undefined) {
-    if (this.#t !== undefined) this.#t.ready = ready
-  }
-
   /** The state; `undefined` is `Valid` for the held token. Kept aside once it is not that or `Empty`. */
   get #current(): State | undefined {
     return this.#rare !== undefined ? this.#rare.state : this.#tokens === undefined ? empty : undefined
@@ -647,23 +639,16 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     this.#side().state = state
   }
 
-  get #inflight(): Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined {
-    return this.#rare?.inflight
-  }
-  set #inflight(deferred: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined) {
-    this.#side().inflight = deferred
-  }
-
   get token(): Token {
     return this.#t ??= new Token(this)
   }
 
   /** The hot path of `token`: one field, one clock read while the held token is valid. */
-  serve(): Effect.Effect<TokenSet.TokenSet, unknown> {
+  serve(token: Token): Effect.Effect<TokenSet.TokenSet, unknown> {
     const tokens = this.#tokens
     return this.#servable(tokens, this.#now())
       // Built on the first call after the token changed, then served as it is.
-      ? this.#ready ??= Effect.succeed(tokens)
+      ? token.ready ??= Effect.succeed(tokens)
       : this.#shared(demand)
   }
 
@@ -707,7 +692,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   get logout(): Effect.Effect<void, unknown> {
     return Effect.gen(this, function*() {
       // Let a login or refresh in flight land first, so that it cannot bring the token back.
-      const pending = this.#inflight
+      const pending = this.#rare?.inflight
       if (pending !== undefined) yield* Effect.exit(Deferred.await(pending))
       const revoke = this.#revoke(yield* this.#forget())
       if (revoke !== undefined) yield* revoke
@@ -719,8 +704,8 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       if (
         this.#tokens !== undefined && this.#flag(usableBit) && sameSecret(this.#tokens.accessToken, seen.accessToken)
       ) {
+        // `serve` hands out no token that is not usable; `hold` drops its effect with it.
         this.#set(usableBit, false)
-        this.#ready = undefined
       }
     })
   }
@@ -769,7 +754,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     this.#version = held?.version
     this.#set(usableBit, held?.usable ?? true)
     this.#set(refreshableBit, held?.refreshable ?? true)
-    this.#ready = undefined
+    if (this.#t !== undefined) this.#t.ready = undefined
   }
 
   /** Sets the state (`undefined`: `Valid` for the held token) and tells the listeners. */
@@ -1177,19 +1162,18 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     exit: Exit.Exit<Held, unknown>
   ): Effect.Effect<void> {
     return Effect.suspend(() => {
-      this.#inflight = undefined
-      const rare = this.#rare
+      // `begin` made the rarely used state, to hold the deferred.
+      const rare = this.#side()
+      rare.inflight = undefined
       const now = this.#now()
       if (Exit.isSuccess(exit)) {
         const held = exit.value
         const tokens = held.tokens
         const expiresAt = tokens.expiresAt
-        const unpersisted = rare?.unpersisted === tokens
+        const unpersisted = rare.unpersisted === tokens
         this.#hold(held)
-        if (rare !== undefined) {
-          rare.failures = 0
-          rare.lastFailure = rare.unpersisted = undefined
-        }
+        rare.failures = 0
+        rare.lastFailure = rare.unpersisted = undefined
         return Effect.all([
           expiresAt !== undefined && expiresAt <= now
             ? this.#warn(
@@ -1210,11 +1194,10 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       const cause = exit.cause
       // The fetch fiber belongs to the session's scope: only closing it interrupts the fetch.
       if (Cause.isInterruptedOnly(cause)) return Deferred.fail(deferred, this.#closedError())
-      const side = this.#side()
-      if (++side.failures >= 2) {
+      if (++rare.failures >= 2) {
         const interval = this.#interval()
-        side.failedUntil = now + Math.min(interval * 2 ** (side.failures - 2), 60_000)
-        side.lastFailure = cause
+        rare.failedUntil = now + Math.min(interval * 2 ** (rare.failures - 2), 60_000)
+        rare.lastFailure = cause
       }
       const error = Cause.failureOption(cause)
       return Effect.zipRight(
@@ -1242,13 +1225,13 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       if (mode === demand && this.#servable(tokens, now)) {
         return Effect.succeed(Effect.succeed(tokens))
       }
-      const inflight = this.#inflight
-      if (inflight !== undefined) return Effect.as(this.#count("join"), Deferred.await(inflight))
       const rare = this.#rare
+      const inflight = rare?.inflight
+      if (inflight !== undefined) return Effect.as(this.#count("join"), Deferred.await(inflight))
       if (rare?.lastFailure !== undefined && now < rare.failedUntil) {
         return Effect.succeed(Effect.failCause(rare.lastFailure))
       }
-      const deferred = this.#inflight = Deferred.unsafeMake<TokenSet.TokenSet, unknown>(fiber.id())
+      const deferred = this.#side().inflight = Deferred.unsafeMake<TokenSet.TokenSet, unknown>(fiber.id())
       return Effect.as(
         Effect.forkIn(
           Effect.onExit(Effect.interruptible(this.#cycle(mode)), (exit) => this.#finish(deferred, exit)),
@@ -1286,7 +1269,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       const captured = (yield* Effect.context<never>()) as Context.Context<unknown>
       const clock = yield* Effect.clock
       const store = options.store ??
-        Option.getOrElse(Context.getOption(captured, TokenStore.TokenStore), () => memoryOnly)
+        Context.getOrElse(captured, TokenStore.TokenStore, () => memoryOnly)
       const session = new SessionImpl(options, { scope, captured, clock, store })
       const stored = yield* session.#readStore()
       session.#hold(
