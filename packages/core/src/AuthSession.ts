@@ -565,7 +565,7 @@ class Token extends Effectable.Class<TokenSet.TokenSet, unknown> {
 
 /**
  * The first time a refresh was scheduled for: every session keeps its own as an offset from it.
- * Times are whole milliseconds, so the offset and back are exact.
+ * Times are whole milliseconds, so the offset and back are exact (below 2^53).
  */
 let epoch: number | undefined
 
@@ -617,10 +617,12 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
 
   /** When the scheduled refresh is due: the timer entry's time. */
   get at(): number {
-    return this.#at! + epoch!
+    return this.#at! + (epoch ?? 0)
   }
   set at(at: number) {
-    this.#at = at - (epoch ??= at)
+    // A time that is not finite stays what it is whatever the epoch: only a finite one fixes it.
+    if (epoch === undefined && Number.isFinite(at)) epoch = at
+    this.#at = at - (epoch ?? 0)
   }
 
   /** Where the timer's heap holds this session, -1 when it does not. */
