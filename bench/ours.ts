@@ -41,22 +41,36 @@ const TokenResponse = Schema.Struct({
   expires_in: Schema.Number
 })
 
-const secret = Redacted.make(clientSecret)
-
 /**
- * The login of a bench session: one client-credentials request through `Endpoint`.
+ * What a bench session logs in with, as a provider session holds its credentials.
  *
  * @since 0.1.0
  */
-export const login = (client: Endpoint.Client) =>
+export interface Credentials {
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+}
+
+/**
+ * @since 0.1.0
+ */
+export const credentials: Credentials = { clientId, clientSecret: Redacted.make(clientSecret) }
+
+/**
+ * The login of a bench session with `credentials`: one client-credentials request through
+ * `Endpoint`.
+ *
+ * @since 0.1.0
+ */
+export const loginWith = (client: Endpoint.Client, credentials: Credentials) =>
   client.execute({
     operation: "bench.token",
     grant: "replayable",
     request: HttpClientRequest.post("/token").pipe(
       HttpClientRequest.bodyUrlParams({
         grant_type: "client_credentials",
-        client_id: clientId,
-        client_secret: clientSecret
+        client_id: credentials.clientId,
+        client_secret: Redacted.value(credentials.clientSecret)
       })
     ),
     responses: {
@@ -67,8 +81,15 @@ export const login = (client: Endpoint.Client) =>
           expiresIn: body.expires_in
         }))
     },
-    secrets: [secret]
+    secrets: [credentials.clientSecret]
   })
+
+/**
+ * The login of a bench session: one client-credentials request through `Endpoint`.
+ *
+ * @since 0.1.0
+ */
+export const login = (client: Endpoint.Client) => loginWith(client, credentials)
 
 /**
  * The error a bench session can fail with.
@@ -87,8 +108,9 @@ export interface SessionOptions {
   readonly endpoint?: Endpoint.Client
   readonly key?: string
   /**
-   * Build the login request when a login runs (`Effect.suspend`) rather than once, up front, as
-   * the provider sessions do.
+   * Build the login request when a login runs rather than once, up front, as the provider
+   * sessions do: `AuthSession.lazy` over a function of the module, the `Endpoint` client and the
+   * credentials.
    */
   readonly lazyLogin?: boolean
   /** The login effect to use instead of building one (several sessions may share it). */
@@ -112,7 +134,8 @@ export const makeSession = (
     return yield* AuthSession.make({
       provider: "bench",
       key: options.key ?? "bench",
-      login: options.login ?? (options.lazyLogin === true ? Effect.suspend(() => login(client)) : login(client)),
+      login: options.login ??
+        (options.lazyLogin === true ? AuthSession.lazy(loginWith, client, credentials) : login(client)),
       initial: options.initial,
       skew: options.skew,
       jitter: options.jitter

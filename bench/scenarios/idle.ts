@@ -4,17 +4,22 @@
  * heap nothing else has touched.
  *
  * Every session holds its own valid token (expiring in an hour) and has its proactive refresh
- * scheduled. effect-auth: `AuthSession.make` with that token as `initial`, all in one scope, then
- * again each in a scope of its own; badgateway: an `OAuth2Fetch` that fetched its token (from a
+ * scheduled. effect-auth: each session built as a provider's `make` builds it (`providerSession`
+ * below: a key derived from its credentials, its login built when it runs, `AuthSession.lazy`
+ * over a function of the module, the service and the credentials), with that token as `initial`,
+ * all in one scope, then again each in a scope of its own; the authenticated client a provider
+ * builds over its session is not part of it. The credentials are the application's, made before
+ * the measurement. badgateway: an `OAuth2Fetch` that fetched its token (from a
  * local `getNewToken`), which is when it arms its refresh timer.
  *
  * @since 0.1.0
  */
 import { OAuth2Client, OAuth2Fetch } from "@badgateway/oauth2-client"
-import type * as AuthSession from "@effect-auth/core/AuthSession"
+import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as Endpoint from "@effect-auth/core/Endpoint"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
@@ -33,11 +38,11 @@ export interface Figures {
   readonly tokenSet: number
   /** The two `Redacted` secrets of such a token set, alone (part of `tokenSet`). */
   readonly secrets: number
-  /** A login effect built up front: `Endpoint.execute(...)` with its request (part of `session`). */
+  /** A login effect built up front: `Endpoint.execute(...)` with its request (part of `sessionEagerLogin`). */
   readonly loginEffect: number
-  /** A session as the provider sessions build one: its login built when it runs (`Effect.suspend`), its own token, one scope for all. */
+  /** A session as the provider sessions build one (`providerSession`), its own token, one scope for all. */
   readonly session: number
-  /** The same with a login effect built up front and held by the session. */
+  /** A bench session (`Ours.makeSession`) with a login effect built up front and held by the session. */
   readonly sessionEagerLogin: number
   /** The session's own structures: sessions sharing one login effect, minus their tokens. */
   readonly sessionMachinery: number
@@ -98,6 +103,35 @@ const tokenSets = (count: number): Array<TokenSet.TokenSet> => {
     }))
 }
 
+/** The refresh of the bench's provider: every token stays valid, so none is ever sent. */
+const refresh = (_refreshToken: Redacted.Redacted<string>): Effect.Effect<TokenSet.TokenSet> =>
+  Effect.dieMessage("the idle sessions never refresh")
+
+const isRefreshRejected = (_error: unknown): boolean => false
+
+/**
+ * What a provider's `make` does to build its session (`OccamSession.make`, say), but for the
+ * authenticated client it builds over it: a key derived from the credentials, the login built
+ * when it runs (`AuthSession.lazy` over a function of the module, the service and the
+ * credentials), the service's refresh, its predicate, and the options it passes through.
+ */
+const providerSession = (
+  endpoint: Endpoint.Client,
+  options: AuthSession.SessionOptions<Ours.Credentials> & { readonly initial: TokenSet.TokenSet }
+) =>
+  Effect.gen(function*() {
+    const credentials = options.credentials
+    return yield* AuthSession.make({
+      provider: "bench",
+      key: options.key ?? `bench:${credentials.clientId}`,
+      login: AuthSession.lazy(Ours.loginWith, endpoint, credentials),
+      refresh,
+      isRefreshRejected,
+      initial: options.initial,
+      ...AuthSession.passThrough(options)
+    })
+  })
+
 const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
   // Nothing is sent: every token is valid for the whole measurement. One Endpoint client serves
   // every session, as one would per provider.
@@ -105,7 +139,18 @@ const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
   const endpoint = await Effect.runPromise(
     Endpoint.makeClient({ baseUrl: authUrl, provider: "bench" }).pipe(Effect.provide(FetchHttpClient.layer))
   )
-  const sessions = (options: Omit<Ours.SessionOptions, "initial" | "key">, ownScope = false) => async (n: number) => {
+  type Build = (
+    initial: TokenSet.TokenSet,
+    i: number
+  ) => Effect.Effect<AuthSession.AuthSession<unknown>, unknown, Scope.Scope | HttpClient.HttpClient>
+  // As a provider's `make` builds its session; the credentials are the application's, given to
+  // the layer, so they are made before the sessions are measured and not counted (after the token
+  // sets are: their secrets go into the registry of `Redacted` too, whose growth would count).
+  const credentials: Array<Ours.Credentials> = []
+  const asProvider: Build = (initial, i) => providerSession(endpoint, { credentials: credentials[i], initial })
+  const ours = (options: Omit<Ours.SessionOptions, "initial" | "key">): Build => (initial, i) =>
+    Ours.makeSession(authUrl, { ...options, endpoint, key: `idle-${i}`, initial })
+  const sessions = (build: Build, ownScope = false) => async (n: number) => {
     const tokens = tokenSets(n)
     const scope = Effect.runSync(Scope.make())
     // As a provider layer builds its sessions: all in the one scope of the layer, extended once.
@@ -115,15 +160,9 @@ const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
         ? Effect.forEach(tokens, (initial, i) =>
           Effect.flatMap(
             Scope.fork(scope, { _tag: "Sequential" }),
-            (own) => Scope.extend(Ours.makeSession(authUrl, { ...options, endpoint, key: `idle-${i}`, initial }), own)
+            (own) => Scope.extend(build(initial, i), own)
           ))
-        : Scope.extend(
-          Effect.forEach(
-            tokens,
-            (initial, i) => Ours.makeSession(authUrl, { ...options, endpoint, key: `idle-${i}`, initial })
-          ),
-          scope
-        )).pipe(Effect.provide(FetchHttpClient.layer))
+        : Scope.extend(Effect.forEach(tokens, build), scope)).pipe(Effect.provide(FetchHttpClient.layer))
     )
     return { scope, made }
   }
@@ -147,10 +186,13 @@ const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
   }
 
   const tokenSet = await perItem(count, async (n) => tokenSets(n), async () => {})
+  for (let i = 0; i < count; i++) {
+    credentials.push({ clientId: `client-${i}`, clientSecret: Redacted.make(`client-secret-${i}`) })
+  }
   // One run before measuring: what the first sessions cost once (compiled code, inline caches)
   // is no part of what each session keeps.
-  await perItem(count, sessions({ lazyLogin: true }), close)
-  const session = await perItem(count, sessions({ lazyLogin: true }), close)
+  await perItem(count, sessions(asProvider), close)
+  const session = await perItem(count, sessions(asProvider), close)
   const badgateway = await perItem(count, badgatewayFetchers, async () => {
     // OAuth2Fetch has no close: its timers keep it alive until the child exits.
   })
@@ -178,9 +220,9 @@ const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
     async (n) => Array.from({ length: n }, () => Ours.login(endpoint)),
     async () => {}
   )
-  const sessionEagerLogin = await perItem(count, sessions({}), close)
-  const shared = await perItem(count, sessions({ login: Ours.login(endpoint) }), close)
-  const sessionOwnScope = await perItem(count, sessions({ lazyLogin: true }, true), close)
+  const sessionEagerLogin = await perItem(count, sessions(ours({})), close)
+  const shared = await perItem(count, sessions(ours({ login: Ours.login(endpoint) })), close)
+  const sessionOwnScope = await perItem(count, sessions(asProvider, true), close)
 
   return {
     count,

@@ -228,6 +228,36 @@ interface Parts {
   } & ReturnType<typeof AuthSession.passThrough>
 }
 
+// Made by the module rather than where a session is built, whose closures would keep that whole
+// scope alive for as long as the session lives: the refresh with the service alone, the code's
+// login once for every session (each holds one `AuthSession.lazy` over it).
+const refreshWith = (cal: CalOAuth.Service) => (refreshToken: Redacted.Redacted<string>) =>
+  cal.refresh({ refreshToken })
+
+const exchangeOnce = (
+  cal: CalOAuth.Service,
+  { code, key, spent }: {
+    readonly code: Redacted.Redacted<string>
+    readonly key: string
+    readonly spent: Ref.Ref<boolean>
+  }
+): Effect.Effect<
+  TokenSet.TokenSet,
+  CalError.ExchangeRejected | AuthError.AuthError | AuthSession.ReauthenticationRequired
+> =>
+  Effect.gen(function*() {
+    if (yield* Ref.getAndSet(spent, true)) {
+      return yield* new AuthSession.ReauthenticationRequired({
+        provider: "cal",
+        key,
+        reason: "the authorization code was already exchanged; authorize the user again"
+      })
+    }
+    return yield* cal.exchange({ code }).pipe(
+      Effect.tapError((error) => unprocessed(error) ? Ref.set(spent, false) : Effect.void)
+    )
+  })
+
 const parts = (
   options: Options,
   credentials: Credentials | undefined
@@ -240,7 +270,7 @@ const parts = (
       common: {
         provider: "cal",
         key,
-        refresh: (refreshToken) => cal.refresh({ refreshToken }),
+        refresh: refreshWith(cal),
         // A refresh that may have reached Cal.com without its answer arriving counts as spent too
         // (`AuthSession`'s default for single-use refresh tokens): Cal.com deletes the token it
         // was shown, so presenting it again could only fail.
@@ -273,25 +303,10 @@ const makeCode = (
   credentials: CodeCredentials
 ): Effect.Effect<Service<CodeError>, never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    const code = credentials.code
     // A code is spent by the first exchange that reaches the server, whatever its answer:
     // after that there is nothing to log in with, and only a new authorization helps.
     const spent = yield* Ref.make(false)
-    const login: Effect.Effect<
-      TokenSet.TokenSet,
-      CalError.ExchangeRejected | AuthError.AuthError | AuthSession.ReauthenticationRequired
-    > = Effect.gen(function*() {
-      if (yield* Ref.getAndSet(spent, true)) {
-        return yield* new AuthSession.ReauthenticationRequired({
-          provider: "cal",
-          key,
-          reason: "the authorization code was already exchanged; authorize the user again"
-        })
-      }
-      return yield* cal.exchange({ code }).pipe(
-        Effect.tapError((error) => unprocessed(error) ? Ref.set(spent, false) : Effect.void)
-      )
-    })
+    const login = AuthSession.lazy(exchangeOnce, cal, { code: credentials.code, key, spent })
     const session = yield* AuthSession.make({ ...common, login })
     return yield* SessionClient.authenticated(session, clientOptions(cal))
   })

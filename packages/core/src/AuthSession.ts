@@ -348,6 +348,42 @@ export const defaultMinRefreshInterval: Duration.Duration = Duration.seconds(1)
 export const refreshBurst = 3
 
 /**
+ * An effect that calls `f(service, input)` each time it runs, as
+ * `Effect.suspend(() => f(service, input))` does, for the price of one object holding the three:
+ * what a provider passes as `login`, so that the request is built only when a login runs. The
+ * closure of `Effect.suspend` keeps alive the whole scope it was made in (the provider's options
+ * and other locals) and costs, with the suspended effect, a few hundred bytes more for every idle
+ * session. `f` is best made once, by the module, for every session.
+ *
+ * ```ts
+ * const passwordLogin = (auth: OccamAuth.Service, credentials: PasswordCredentials) => auth.login(credentials)
+ *
+ * AuthSession.make({ provider, key, login: AuthSession.lazy(passwordLogin, auth, credentials) })
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const lazy = <S, I, A, E, R>(
+  f: (service: S, input: I) => Effect.Effect<A, E, R>,
+  service: S,
+  input: I
+): Effect.Effect<A, E, R> => new Lazy(f, service, input)
+
+class Lazy<S, I, A, E, R> extends Effectable.Class<A, E, R> {
+  constructor(
+    readonly f: (service: S, input: I) => Effect.Effect<A, E, R>,
+    readonly service: S,
+    readonly input: I
+  ) {
+    super()
+  }
+  commit(): Effect.Effect<A, E, R> {
+    return this.f(this.service, this.input)
+  }
+}
+
+/**
  * What a session reports to its `Observer`: a login or refresh request sent, a failed login,
  * refresh or revoke, a store write that failed (and is retried in the background), a caller that
  * joined a request already in flight.
@@ -479,7 +515,7 @@ class Rare {
   /** Tokens `persist` could not write, until `finish` hands them to the background writer. */
   unpersisted: TokenSet.TokenSet | undefined
   /** The listeners of `watch`. */
-  listeners: Set<(state: State) => void> | undefined = undefined
+  listeners: Set<(state: State) => void> | undefined
   /** The sessions built after this one in its scope, which this one's finalizer closes. */
   readonly followers: Array<SessionImpl> = []
 }
@@ -523,9 +559,15 @@ class Token extends Effectable.Class<TokenSet.TokenSet, unknown> {
     super()
   }
   commit(): Effect.Effect<TokenSet.TokenSet, unknown> {
-    return this.session.serve()
+    return this.session.serve(this)
   }
 }
+
+/**
+ * The first time a refresh was scheduled for: every session keeps its own as an offset from it.
+ * Times are whole milliseconds, so the offset and back are exact (below 2^53).
+ */
+let epoch: number | undefined
 
 /** The first session of each scope that closes sessions: it closes the others too. */
 const leaders = new WeakMap<Scope.Scope, SessionImpl>()
@@ -548,8 +590,13 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * plus one: one small integer rather than four fields.
    */
   #flags = usableBit | refreshableBit
-  /** When the scheduled refresh is due: the timer entry's time. */
-  at = 0
+  /**
+   * When the scheduled refresh is due, in milliseconds after `epoch`: a small integer, which the
+   * object holds inline, where an epoch time would take a heap number of its own. Unset until
+   * the first schedule, so that an offset too large for a small integer costs only its session
+   * a heap number, instead of turning the field of every session into one.
+   */
+  #at: number | undefined
   /** `token`, built when first asked for; the rarely used state hangs off it. */
   #t: Token | undefined
   readonly #options: AnyOptions
@@ -568,36 +615,22 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     this.#flags = on ? this.#flags | bit : this.#flags & ~bit
   }
 
+  /** When the scheduled refresh is due: the timer entry's time. */
+  get at(): number {
+    return this.#at! + (epoch ?? 0)
+  }
+  set at(at: number) {
+    // A time that is not finite stays what it is whatever the epoch: only a finite one fixes it.
+    if (epoch === undefined && Number.isFinite(at)) epoch = at
+    this.#at = at - (epoch ?? 0)
+  }
+
   /** Where the timer's heap holds this session, -1 when it does not. */
   get index(): number {
     return (this.#flags >> 3) - 1
   }
   set index(index: number) {
     this.#flags = (this.#flags & 7) | ((index + 1) << 3)
-  }
-
-  get #scope(): Scope.Scope {
-    return this.#env.scope
-  }
-
-  get #captured(): Context.Context<unknown> {
-    return this.#env.captured
-  }
-
-  get #clock(): Clock.Clock {
-    return this.#env.clock
-  }
-
-  get #store(): TokenStore.Service {
-    return this.#env.store
-  }
-
-  /** The held token as an effect, built once per token by `token`. */
-  get #ready(): Effect.Effect<TokenSet.TokenSet> | undefined {
-    return this.#t?.ready
-  }
-  set #ready(ready: Effect.Effect<TokenSet.TokenSet> | undefined) {
-    if (this.#t !== undefined) this.#t.ready = ready
   }
 
   /** The state; `undefined` is `Valid` for the held token. Kept aside once it is not that or `Empty`. */
@@ -608,25 +641,22 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     this.#side().state = state
   }
 
-  get #inflight(): Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined {
-    return this.#rare?.inflight
-  }
-  set #inflight(deferred: Deferred.Deferred<TokenSet.TokenSet, unknown> | undefined) {
-    this.#side().inflight = deferred
-  }
-
   get token(): Token {
     return this.#t ??= new Token(this)
   }
 
   /** The hot path of `token`: one field, one clock read while the held token is valid. */
-  serve(): Effect.Effect<TokenSet.TokenSet, unknown> {
+  serve(token: Token): Effect.Effect<TokenSet.TokenSet, unknown> {
     const tokens = this.#tokens
-    return tokens !== undefined && this.#flag(usableBit) &&
-        (tokens.expiresAt === undefined || tokens.expiresAt > this.#clock.unsafeCurrentTimeMillis())
+    return this.#servable(tokens, this.#now())
       // Built on the first call after the token changed, then served as it is.
-      ? this.#ready ??= Effect.succeed(tokens)
+      ? token.ready ??= Effect.succeed(tokens)
       : this.#shared(demand)
+  }
+
+  /** Whether `tokens`, the held ones, can be handed out at `now` without a fetch. */
+  #servable(tokens: TokenSet.TokenSet | undefined, now: number): tokens is TokenSet.TokenSet {
+    return tokens !== undefined && this.#flag(usableBit) && TokenSet.isValidAt(tokens, now)
   }
 
   get provider(): string {
@@ -664,13 +694,10 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   get logout(): Effect.Effect<void, unknown> {
     return Effect.gen(this, function*() {
       // Let a login or refresh in flight land first, so that it cannot bring the token back.
-      const pending = this.#inflight
+      const pending = this.#rare?.inflight
       if (pending !== undefined) yield* Effect.exit(Deferred.await(pending))
-      const tokens = yield* this.#forget()
-      const revoke = this.#options.revoke
-      if (tokens !== undefined && revoke !== undefined) {
-        yield* this.#call("effect-auth.revoke", undefined, revoke(tokens))
-      }
+      const revoke = this.#revoke(yield* this.#forget())
+      if (revoke !== undefined) yield* revoke
     }).pipe(Effect.ensuring(Effect.zipRight(this.#removeFromStore(), this.#publish(empty))))
   }
 
@@ -679,8 +706,8 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       if (
         this.#tokens !== undefined && this.#flag(usableBit) && sameSecret(this.#tokens.accessToken, seen.accessToken)
       ) {
+        // `serve` hands out no token that is not usable; `hold` drops its effect with it.
         this.#set(usableBit, false)
-        this.#ready = undefined
       }
     })
   }
@@ -706,7 +733,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   }
 
   #now(): number {
-    return this.#clock.unsafeCurrentTimeMillis()
+    return this.#env.clock.unsafeCurrentTimeMillis()
   }
 
   /** Whether `tokens` are valid now. */
@@ -729,7 +756,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     this.#version = held?.version
     this.#set(usableBit, held?.usable ?? true)
     this.#set(refreshableBit, held?.refreshable ?? true)
-    this.#ready = undefined
+    if (this.#t !== undefined) this.#t.ready = undefined
   }
 
   /** Sets the state (`undefined`: `Valid` for the held token) and tells the listeners. */
@@ -752,7 +779,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   }
 
   #count(event: Event): Effect.Effect<void> {
-    return Effect.suspend(() => Context.get(this.#captured, Observer)(event, this.provider))
+    return Effect.suspend(() => Context.get(this.#env.captured, Observer)(event, this.provider))
   }
 
   #closedError(): SessionClosed {
@@ -762,7 +789,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   /** The finalizer of the scope: closes the sessions built in it, latest first. */
   #closeAll(): Effect.Effect<void> {
     // A session built in this scope from now on (once it has closed) closes at once.
-    leaders.delete(this.#scope)
+    leaders.delete(this.#env.scope)
     const followers = this.#rare?.followers ?? []
     return Effect.forEach([...followers.reverse(), this], (session) => session.#close(), { discard: true })
   }
@@ -770,17 +797,21 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
   /** Closes the session: it runs after the session's fibers were interrupted. */
   #close(): Effect.Effect<void> {
     this.#set(closedBit, true)
+    return Effect.flatMap(this.#forget(), (tokens) => {
+      const revoke = this.#options.revokeOnClose === true ? this.#revoke(tokens) : undefined
+      return revoke === undefined ? Effect.void : revoke.pipe(
+        Effect.zipRight(this.#removeFromStore()),
+        Effect.catchAll((error) => this.#warn("revoke on close failed", error))
+      )
+    }).pipe(Effect.zipRight(this.#publish(closed)))
+  }
+
+  /** The revoke of `tokens`, in its span: `undefined` without tokens, or when the provider cannot revoke. */
+  #revoke(tokens: TokenSet.TokenSet | undefined): Effect.Effect<void, unknown> | undefined {
     const revoke = this.#options.revoke
-    return Effect.flatMap(
-      this.#forget(),
-      (tokens) =>
-        tokens === undefined || revoke === undefined || this.#options.revokeOnClose !== true
-          ? Effect.void
-          : this.#call("effect-auth.revoke", undefined, revoke(tokens)).pipe(
-            Effect.zipRight(this.#removeFromStore()),
-            Effect.catchAll((error) => this.#warn("revoke on close failed", error))
-          )
-    ).pipe(Effect.zipRight(this.#publish(closed)))
+    return tokens === undefined || revoke === undefined
+      ? undefined
+      : this.#call("effect-auth.revoke", undefined, revoke(tokens))
   }
 
   /**
@@ -806,7 +837,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
         }),
         Effect.ignore
       )
-      return Effect.asVoid(Effect.forkIn(Effect.interruptible(loop), this.#scope))
+      return Effect.asVoid(Effect.forkIn(Effect.interruptible(loop), this.#env.scope))
     })
   }
 
@@ -817,7 +848,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * expired, or has no expiry, is not scheduled.
    */
   #schedule(): Effect.Effect<void> {
-    const timer = timerFor(this.#clock)
+    const timer = timerFor(this.#env.clock)
     return Effect.zipRight(
       timer.cancel(this),
       Effect.suspend(() => {
@@ -872,20 +903,20 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       // The state stays what it was until the caller publishes the next one.
       this.#current = this.#stateNow()
       this.#hold(undefined)
-      return Effect.as(timerFor(this.#clock).cancel(this), tokens)
+      return Effect.as(timerFor(this.#env.clock).cancel(this), tokens)
     })
   }
 
   #removeFromStore(): Effect.Effect<void> {
     return Effect.catchAll(
-      this.#store.remove(this.key),
+      this.#env.store.remove(this.key),
       (error) => this.#warn("could not remove the tokens from the store", error)
     )
   }
 
   #readStore(): Effect.Effect<Option.Option<TokenStore.Stored>> {
     return Effect.catchAll(
-      this.#store.get(this.key),
+      this.#env.store.get(this.key),
       (error) => Effect.as(this.#warn(readFailed, error), Option.none())
     )
   }
@@ -895,7 +926,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    * span of whoever triggered it), in its own span, counted.
    */
   #call<A, E1>(name: string, event: Event | undefined, effect: Effect.Effect<A, E1, unknown>): Effect.Effect<A, E1> {
-    const captured = this.#captured
+    const captured = this.#env.captured
     const provided = Effect.mapInputContext(effect, (current: Context.Context<never>) => {
       const span = Context.getOption(current, Tracer.ParentSpan)
       return Option.isSome(span) ? Context.add(captured, Tracer.ParentSpan, span.value) : captured
@@ -911,11 +942,16 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     )
   }
 
+  /** `minRefreshInterval` in milliseconds: the pace of requests and the first backoff window. */
+  #interval(): number {
+    return Duration.toMillis(this.#options.minRefreshInterval ?? defaultMinRefreshInterval)
+  }
+
   /** A login or refresh, paced by the token bucket: it waits (on the `Clock`) for its turn. */
   #paced<A, E1>(name: string, event: Event, effect: Effect.Effect<A, E1, unknown>): Effect.Effect<A, E1> {
     return Effect.suspend(() => {
       const side = this.#side()
-      const interval = Duration.toMillis(this.#options.minRefreshInterval ?? defaultMinRefreshInterval)
+      const interval = this.#interval()
       const now = this.#now()
       const refilled = interval <= 0
         ? refreshBurst
@@ -924,7 +960,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       side.allowance = refilled - 1
       side.allowanceAt = now
       const call = this.#call(name, event, effect)
-      return wait === 0 ? call : Effect.zipRight(this.#clock.sleep(Duration.millis(wait)), call)
+      return wait === 0 ? call : Effect.zipRight(this.#env.clock.sleep(Duration.millis(wait)), call)
     })
   }
 
@@ -939,7 +975,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
    */
   #persist(tokens: TokenSet.TokenSet, expected: number | undefined, retried = false): Effect.Effect<Held> {
     const kept = fresh(tokens, expected)
-    return this.#store.set(this.key, tokens, expected).pipe(
+    return this.#env.store.set(this.key, tokens, expected).pipe(
       Effect.map(heldOf),
       Effect.catchTags({
         VersionConflict: (conflict) =>
@@ -977,7 +1013,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     const current = <A, E1>(f: () => Effect.Effect<A, E1>) =>
       Effect.suspend(() => this.#flag(closedBit) || this.#tokens !== pending ? Effect.void : f())
     return current(() =>
-      this.#store.set(this.key, pending, this.#version).pipe(
+      this.#env.store.set(this.key, pending, this.#version).pipe(
         Effect.flatMap((stored) =>
           current(() => {
             this.#version = stored.version
@@ -1087,7 +1123,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
         // The store's notification brought another instance's token while this fetch waited for
         // the lease: that token is the answer.
         if (valid && (mode === demand || (ahead && held.tokens !== mode))) return held
-        const read = yield* Effect.either(this.#store.get(this.key))
+        const read = yield* Effect.either(this.#env.store.get(this.key))
         if (Either.isLeft(read)) yield* this.#warn(readFailed, read.left)
         // Without the lease or the store, another instance may have rotated the refresh token
         // already: a scheduled refresh waits while the held token is still valid (it is
@@ -1112,7 +1148,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     return Effect.zipRight(
       this.#publish(refreshing),
       Effect.scoped(Effect.flatMap(
-        Effect.matchEffect(this.#store.lease(this.key), {
+        Effect.matchEffect(this.#env.store.lease(this.key), {
           onFailure: (error) => Effect.as(this.#warn("could not take the refresh lease", error), false),
           onSuccess: () => Effect.succeed(true)
         }),
@@ -1128,19 +1164,18 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
     exit: Exit.Exit<Held, unknown>
   ): Effect.Effect<void> {
     return Effect.suspend(() => {
-      this.#inflight = undefined
-      const rare = this.#rare
+      // `begin` made the rarely used state, to hold the deferred.
+      const rare = this.#side()
+      rare.inflight = undefined
       const now = this.#now()
       if (Exit.isSuccess(exit)) {
         const held = exit.value
         const tokens = held.tokens
         const expiresAt = tokens.expiresAt
-        const unpersisted = rare?.unpersisted === tokens
+        const unpersisted = rare.unpersisted === tokens
         this.#hold(held)
-        if (rare !== undefined) {
-          rare.failures = 0
-          rare.lastFailure = rare.unpersisted = undefined
-        }
+        rare.failures = 0
+        rare.lastFailure = rare.unpersisted = undefined
         return Effect.all([
           expiresAt !== undefined && expiresAt <= now
             ? this.#warn(
@@ -1151,7 +1186,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
           unpersisted
             ? Effect.zipRight(
               this.#publish({ _tag: "Unpersisted", expiresAt, error: writeFailed }),
-              Effect.forkIn(Effect.interruptible(this.#persistLater(tokens)), this.#scope)
+              Effect.forkIn(Effect.interruptible(this.#persistLater(tokens)), this.#env.scope)
             )
             : this.#publish(undefined),
           this.#schedule(),
@@ -1161,20 +1196,17 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       const cause = exit.cause
       // The fetch fiber belongs to the session's scope: only closing it interrupts the fetch.
       if (Cause.isInterruptedOnly(cause)) return Deferred.fail(deferred, this.#closedError())
-      const side = this.#side()
-      if (++side.failures >= 2) {
-        const interval = Duration.toMillis(this.#options.minRefreshInterval ?? defaultMinRefreshInterval)
-        side.failedUntil = now + Math.min(interval * 2 ** (side.failures - 2), 60_000)
-        side.lastFailure = cause
+      if (++rare.failures >= 2) {
+        const interval = this.#interval()
+        rare.failedUntil = now + Math.min(interval * 2 ** (rare.failures - 2), 60_000)
+        rare.lastFailure = cause
       }
       const error = Cause.failureOption(cause)
       return Effect.zipRight(
         this.#publish(
-          Option.isNone(error)
-            ? { _tag: "Failed", error: "defect" }
-            : error.value instanceof ReauthenticationRequired
+          Option.isSome(error) && error.value instanceof ReauthenticationRequired
             ? { _tag: "ReauthenticationRequired", reason: error.value.reason }
-            : { _tag: "Failed", error: describe(error.value) }
+            : { _tag: "Failed", error: Option.isNone(error) ? "defect" : describe(error.value) }
         ),
         Deferred.failCause(deferred, cause)
       )
@@ -1192,20 +1224,20 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       // A newer token arrived, or the session logged out: this schedule is obsolete.
       if (typeof mode === "object" && tokens !== mode) return Effect.succeed(Effect.succeed(mode))
       const now = this.#now()
-      if (mode === demand && tokens !== undefined && this.#flag(usableBit) && TokenSet.isValidAt(tokens, now)) {
+      if (mode === demand && this.#servable(tokens, now)) {
         return Effect.succeed(Effect.succeed(tokens))
       }
-      const inflight = this.#inflight
-      if (inflight !== undefined) return Effect.as(this.#count("join"), Deferred.await(inflight))
       const rare = this.#rare
+      const inflight = rare?.inflight
+      if (inflight !== undefined) return Effect.as(this.#count("join"), Deferred.await(inflight))
       if (rare?.lastFailure !== undefined && now < rare.failedUntil) {
         return Effect.succeed(Effect.failCause(rare.lastFailure))
       }
-      const deferred = this.#inflight = Deferred.unsafeMake<TokenSet.TokenSet, unknown>(fiber.id())
+      const deferred = this.#side().inflight = Deferred.unsafeMake<TokenSet.TokenSet, unknown>(fiber.id())
       return Effect.as(
         Effect.forkIn(
           Effect.onExit(Effect.interruptible(this.#cycle(mode)), (exit) => this.#finish(deferred, exit)),
-          this.#scope
+          this.#env.scope
         ),
         Deferred.await(deferred)
       )
@@ -1239,7 +1271,7 @@ class SessionImpl implements AuthSession<unknown, unknown>, Entry {
       const captured = (yield* Effect.context<never>()) as Context.Context<unknown>
       const clock = yield* Effect.clock
       const store = options.store ??
-        Option.getOrElse(Context.getOption(captured, TokenStore.TokenStore), () => memoryOnly)
+        Context.getOrElse(captured, TokenStore.TokenStore, () => memoryOnly)
       const session = new SessionImpl(options, { scope, captured, clock, store })
       const stored = yield* session.#readStore()
       session.#hold(

@@ -1021,3 +1021,24 @@ describe("AuthSession error types and store", () => {
       assert.isTrue(Option.isNone(yield* context.get("store-option")))
     }))
 })
+
+describe("AuthSession.lazy", () => {
+  it.scoped("calls its function with its service and input each time it runs, never before", () =>
+    Effect.gen(function*() {
+      const calls: Array<readonly [string, number]> = []
+      const login = AuthSession.lazy(
+        (service: string, input: number) =>
+          Effect.sync(() => {
+            calls.push([service, input])
+            return TokenSet.fromExpiresAt({ accessToken: Redacted.make(`lazy-${calls.length}`) })
+          }),
+        "service",
+        7
+      )
+      const session = yield* AuthSession.make({ provider: "lazy", key: "lazy", login })
+      assert.deepStrictEqual(calls, [])
+      assert.strictEqual(Redacted.value((yield* session.token).accessToken), "lazy-1")
+      assert.strictEqual(Redacted.value((yield* session.refresh).accessToken), "lazy-2")
+      assert.deepStrictEqual(calls, [["service", 7], ["service", 7]])
+    }))
+})

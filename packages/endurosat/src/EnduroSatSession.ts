@@ -96,6 +96,26 @@ export interface Options extends AuthSession.RevocableSessionOptions<Credentials
  */
 export const defaultRefreshTokenLifetime: Duration.Duration = Duration.days(30)
 
+// Made by the module rather than in `make`, whose closures would keep its whole scope alive for
+// as long as the session lives: the login once for every session (each holds one
+// `AuthSession.lazy` over it), the revoke with the service alone.
+const login = (
+  auth: EnduroSatAuth.Service,
+  { credentials, refreshLifetime }: { readonly credentials: Credentials; readonly refreshLifetime: number }
+) =>
+  Effect.gen(function*() {
+    // The lifetime counts from when the server issued the token: at the latest, when the
+    // request was sent. Counting from the answer would overshoot by the request's duration.
+    const sentAt = yield* Clock.currentTimeMillis
+    const tokens = yield* auth.login(credentials)
+    return tokens.refreshToken === undefined
+      ? tokens
+      : new TokenSet.TokenSet({ ...tokens, refreshExpiresAt: sentAt + refreshLifetime })
+  })
+
+const revokeWith = (auth: EnduroSatAuth.Service) => (tokens: TokenSet.TokenSet) =>
+  tokens.refreshToken === undefined ? Effect.void : auth.revoke(tokens.refreshToken)
+
 /**
  * A session over the `EnduroSatAuth` service in context, living as long as the scope.
  *
@@ -121,23 +141,13 @@ export const make = (
       Duration.decode(options.refreshTokenLifetime ?? defaultRefreshTokenLifetime)
     )
 
-    const login = Effect.gen(function*() {
-      // The lifetime counts from when the server issued the token: at the latest, when the
-      // request was sent. Counting from the answer would overshoot by the request's duration.
-      const sentAt = yield* Clock.currentTimeMillis
-      const tokens = yield* auth.login(credentials)
-      return tokens.refreshToken === undefined
-        ? tokens
-        : new TokenSet.TokenSet({ ...tokens, refreshExpiresAt: sentAt + refreshLifetime })
-    })
-
     const session = yield* AuthSession.make({
       provider: "endurosat",
       key: options.key ?? `endurosat:${auth.clientId}:${credentials.username}`,
-      login,
+      login: AuthSession.lazy(login, auth, { credentials, refreshLifetime }),
       // The answer carries no refresh token: the session keeps the one it has (`TokenSet.merge`),
       // with its expiry, until the next login replaces it.
-      refresh: (refreshToken) => auth.refresh(refreshToken),
+      refresh: auth.refresh,
       // Cognito answers 401 for a refresh token that expired, was revoked or is unknown, an RFC 6749
       // server 400 invalid_grant: only a new login helps. Anything else is a passing fault.
       // A predicate, not a refinement: a 400 other than invalid_grant is a passing fault and is
@@ -146,7 +156,7 @@ export const make = (
       // Cognito does not rotate refresh tokens: a refresh whose answer was lost spent nothing.
       refreshGrant: "replayable",
       // Revoking the refresh token also revokes the access tokens issued from it.
-      revoke: (tokens) => tokens.refreshToken === undefined ? Effect.void : auth.revoke(tokens.refreshToken),
+      revoke: revokeWith(auth),
       ...AuthSession.passThrough(options)
     })
 

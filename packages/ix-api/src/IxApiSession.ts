@@ -77,6 +77,10 @@ export type Options = AuthSession.SessionOptions<IxApiAuth.Credentials>
 export const isRefreshRejected = (error: IxApiAuth.Failure): error is IxApiError.IxApiError =>
   error._tag === "AuthenticationError" || error._tag === "ValidationError"
 
+// The login, made once for every session: each session holds one `AuthSession.lazy` over it,
+// its service and its credentials.
+const createToken = (auth: IxApiAuth.Service, credentials: IxApiAuth.Credentials) => auth.createToken(credentials)
+
 /**
  * Builds the session and the client over the `IxApiAuth` and `HttpClient` in context. The
  * session lives (and refreshes) until the scope closes; it creates its first token when first
@@ -100,7 +104,7 @@ export const make = (
       provider: IxApiAuth.provider,
       key: options.key ?? defaultKey(auth.baseUrl, credentials.apiKey),
       // Built when it runs: a request held by every idle session would cost kilobytes each.
-      login: Effect.suspend(() => auth.createToken(credentials)),
+      login: AuthSession.lazy(createToken, auth, credentials),
       refresh: auth.refreshToken,
       isRefreshRejected,
       ...AuthSession.passThrough(options)

@@ -147,6 +147,11 @@ const isApiKey = (credentials: Credentials): credentials is ApiKeyCredentials =>
 
 const providerName = "Occam AI"
 
+// The logins, made once for every session: each session holds one `AuthSession.lazy` over one
+// of them, its service and its credentials.
+const passwordLogin = (auth: OccamAuth.Service, credentials: PasswordCredentials) => auth.login(credentials)
+const apiKeyLogin = (auth: OccamAuth.Service, credentials: ApiKeyCredentials) => auth.tokenFromKey(credentials.apiKey)
+
 /**
  * Builds the session and the client over the `OccamAuth` and `HttpClient` in context. The session
  * lives (and refreshes) until the scope closes. Missing or misshapen credentials fail with a
@@ -185,6 +190,10 @@ export function make(
         ProviderConfig.hasFields(credentials, ["username", "password"])
     )
     const auth = yield* OccamAuth.OccamAuth
+    // Built when it runs: a request held by every idle session would cost kilobytes each.
+    const login: Effect.Effect<TokenSet.TokenSet, ApiKeyError | OccamAuth.LoginError> = isApiKey(credentials)
+      ? AuthSession.lazy(apiKeyLogin, auth, credentials)
+      : AuthSession.lazy(passwordLogin, auth, credentials)
     // An API-key session has no refresh token: it exchanges the key again. Its error type is
     // `ApiKeyError` (see the signatures above), since `refresh` is never called.
     const session = yield* AuthSession.make({
@@ -192,10 +201,7 @@ export function make(
       key: options.key ?? (isApiKey(credentials)
         ? `occam:key:${TokenStore.fingerprint(Redacted.value(credentials.apiKey))}`
         : `occam:${credentials.username}`),
-      // Built when it runs: a request held by every idle session would cost kilobytes each.
-      login: Effect.suspend((): Effect.Effect<TokenSet.TokenSet, ApiKeyError | OccamAuth.LoginError> =>
-        isApiKey(credentials) ? auth.tokenFromKey(credentials.apiKey) : auth.login(credentials)
-      ),
+      login,
       refresh: isApiKey(credentials) ? undefined : auth.refresh,
       isRefreshRejected: OccamError.isRefreshRejected,
       ...AuthSession.passThrough(options)
