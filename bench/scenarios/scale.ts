@@ -325,8 +325,8 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
         gap: `Of it, the token set is ${kb(idle.tokenSet)} (its two secrets ${kb(idle.secrets)}) and the ` +
           `session's own structures ${kb(idle.sessionMachinery)}; the rest, ` +
           `${kb(idle.session - idle.tokenSet - idle.sessionMachinery)}, is what the provider builds per session ` +
-          `and the session keeps to log in later: its options, its key and the login (an \`Effect.suspend\` with ` +
-          `its closure and the closure's context).`
+          `and the session keeps to log in later: its options, its key and the login (an \`AuthSession.lazy\` ` +
+          `over the provider's function, its service and the credentials).`
       },
       {
         target:
