@@ -17,6 +17,7 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -236,7 +237,8 @@ export const makeClient = (options: {
       redirect: "manual"
     })
     const timeoutMillis = Duration.toMillis(limit)
-    const timeoutDescription = `no response within ${Duration.format(limit)}`
+    const timeoutFailure = transportFailure("Timeout", `no response within ${Duration.format(limit)}`)
+    const timedOut = () => timeoutFailure
     const execute = <const R extends Responses>(
       definition: Definition<R>
     ): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> =>
@@ -247,23 +249,7 @@ export const makeClient = (options: {
         // The base URL and `Accept` set on the request itself, once per call rather than per attempt.
         const request = HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(definition.request, baseUrl))
         const invalid = invalidHeader(request.headers)
-        const received = Effect.flatMap(
-          httpClient.execute(request),
-          (response) =>
-            Effect.map(readBody(response, maxBodyBytes), ([body, oversized]): Response => ({
-              operation,
-              status: response.status,
-              headers: response.headers,
-              body,
-              oversized
-            }))
-        )
-        // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out of
-        // the platform's spans. The `effect-auth.http` span around each call still records it.
-        const exchange = request.urlParams.length > 0
-          ? Effect.locally(received, HttpClient.currentTracerDisabledWhen, () => true)
-          : received
-        return Effect.useSpan("effect-auth.http", {
+        const spanOptions: Tracer.SpanOptions = {
           kind: "client",
           captureStackTrace: false,
           attributes: {
@@ -272,88 +258,75 @@ export const makeClient = (options: {
             "http.request.method": request.method,
             "url.path": definition.request.url
           }
-        }, (span) =>
-          Effect.clockWith((clock) => {
-            const startedAt = clock.unsafeCurrentTimeMillis()
-            const timer = timerFor(clock)
-            let attempts = 0
-            // Whether any attempt may have reached the server: what makes a single-use grant spent.
-            let reached = false
-            const transport = (reason: TransportFailure["reason"], description: string): TransportFailure => {
-              if (reason === "Reset" || reason === "Timeout") reached = true
-              return { _tag: "Transport", reason, description }
-            }
-            // One attempt: sent and read, classified, and a throttle or server-error status made a
-            // failure (a candidate for retry), within the attempt timeout.
-            const sent = Effect.matchCauseEffect(exchange, {
-              onFailure: (cause): Effect.Effect<never, AttemptFailure> => {
-                const failure = Cause.failureOption(cause)
-                if (Option.isSome(failure)) return Effect.fail(classifyRequestError(failure.value, transport))
-                // A transport that throws instead of failing (node:http on a bad scheme) still ends typed.
-                const defect = Cause.dieOption(cause)
-                return Option.isSome(defect)
-                  ? Effect.fail(
-                    classify(errorCode(defect.value), "the HTTP client failed unexpectedly", false, transport)
-                  )
-                  : Effect.failCause(Cause.stripFailures(cause))
-              },
-              onSuccess: (response) => {
-                if (
-                  !RetryPolicy.isThrottleStatus(response.status) && !RetryPolicy.isServerErrorStatus(response.status)
-                ) {
-                  return Effect.succeed(response)
+        }
+        return traced(spanOptions, requestInit, (span, clock) => {
+          const startedAt = clock.unsafeCurrentTimeMillis()
+          const timer = timerFor(clock)
+          let attempts = 0
+          // Whether any attempt may have reached the server: what makes a single-use grant spent.
+          let reached = false
+          const received = Effect.flatMap(
+            httpClient.execute(request),
+            (response) =>
+              Effect.map(readBody(response, maxBodyBytes), ([body, oversized]): Response => ({
+                operation,
+                status: response.status,
+                headers: response.headers,
+                body,
+                oversized,
+                clockOffset: clockOffset(response.headers, clock.unsafeCurrentTimeMillis())
+              }))
+          )
+          // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out
+          // of the platform's spans. The `effect-auth.http` span around each call still records it.
+          const sent = Effect.matchCauseEffect(
+            request.urlParams.length > 0
+              ? Effect.locally(received, HttpClient.currentTracerDisabledWhen, () => true)
+              : received,
+            classified
+          )
+          // One attempt: sent and read, classified, and a throttle or server-error status made a
+          // failure (a candidate for retry), within the attempt timeout.
+          const attempt = Effect.suspend((): Effect.Effect<Response, AttemptFailure> => {
+            attempts++
+            if (invalid !== undefined) return Effect.fail(transportFailure("InvalidRequest", invalid))
+            return Effect.catchAll(
+              Number.isFinite(timeoutMillis)
+                ? timeout(sent, timer, clock.unsafeCurrentTimeMillis() + timeoutMillis, timedOut)
+                : sent,
+              (failure) => {
+                if (failure._tag === "Status" || failure.reason === "Reset" || failure.reason === "Timeout") {
+                  reached = true
                 }
-                reached = true
-                return Effect.fail<AttemptFailure>({
-                  _tag: "Status",
-                  status: response.status,
-                  retryAfter: response.headers["retry-after"],
-                  response
-                })
-              }
-            })
-            const onTimeout = () => transport("Timeout", timeoutDescription)
-            const attempt = Effect.suspend((): Effect.Effect<Response, AttemptFailure> => {
-              attempts++
-              if (invalid !== undefined) return Effect.fail(transport("InvalidRequest", invalid))
-              return Number.isFinite(timeoutMillis)
-                ? timeout(sent, timer, clock.unsafeCurrentTimeMillis() + timeoutMillis, onTimeout)
-                : sent
-            })
-            // A retryable status that outlasted the policy is still an answer: the table decides.
-            const settle = (failure: AttemptFailure): Effect.Effect<Response, AuthError.TransportError> =>
-              failure._tag === "Status" ? Effect.succeed(failure.response) : Effect.fail(
-                new AuthError.TransportError({
-                  operation,
-                  reason: failure.reason,
-                  attempts,
-                  mayHaveReachedServer: reached,
-                  description: failure.description
-                })
-              )
-            return Effect.flatMap(
-              // The retry schedule is built only once a first attempt failed, and sees that failure
-              // as it would have, without sending it again.
-              Effect.catchAll(attempt, (first) => {
-                if (!RetryPolicy.isRetryable(grant, first) || retry.maxAttempts <= 1) return settle(first)
-                let pending: AttemptFailure | undefined = first
-                const again = Effect.suspend(() => {
-                  const failure = pending
-                  pending = undefined
-                  return failure === undefined ? attempt : Effect.fail(failure)
-                })
-                return Effect.catchAll(Effect.retry(again, RetryPolicy.schedule(retry, grant, startedAt)), settle)
-              }),
-              (response) => {
-                span.attribute("http.response.status_code", response.status)
-                span.attribute("effect-auth.attempts", attempts)
-                return handle(definition, {
-                  ...response,
-                  clockOffset: clockOffset(response.headers, clock.unsafeCurrentTimeMillis())
-                })
+                return Effect.fail(failure)
               }
             )
-          }).pipe(within(Context.add(requestInit, Tracer.ParentSpan, span))))
+          })
+          return Effect.flatMap(
+            // The retry schedule is built only once a first attempt failed, and sees that failure
+            // as it would have, without sending it again.
+            Effect.catchAll(attempt, (first) => {
+              if (!RetryPolicy.isRetryable(grant, first) || retry.maxAttempts <= 1) {
+                return settle(first, operation, attempts, reached)
+              }
+              let pending: AttemptFailure | undefined = first
+              const again = Effect.suspend(() => {
+                const failure = pending
+                pending = undefined
+                return failure === undefined ? attempt : Effect.fail(failure)
+              })
+              return Effect.catchAll(
+                Effect.retry(again, RetryPolicy.schedule(retry, grant, startedAt)),
+                (last) => settle(last, operation, attempts, reached)
+              )
+            }),
+            (response) => {
+              span.attribute("http.response.status_code", response.status)
+              span.attribute("effect-auth.attempts", attempts)
+              return handle(definition, response)
+            }
+          )
+        })
       })
     return { baseUrl, execute }
   })
@@ -398,21 +371,21 @@ export const decodeJson = <A, I>(
   response: Response,
   schema: Schema.Schema<A, I, never>
 ): Effect.Effect<A, AuthError.MalformedResponse> => {
-  const malformed = (description: string) =>
-    Effect.fail(
-      new AuthError.MalformedResponse({ operation: response.operation, status: response.status, description })
-    )
-  if (response.oversized) return malformed("the body exceeds the size limit")
-  if (response.body.trim() === "") return malformed("the body is empty")
+  if (response.oversized) return malformed(response, "the body exceeds the size limit")
+  if (response.body.trim() === "") return malformed(response, "the body is empty")
   let json: unknown
   try {
     json = JSON.parse(response.body)
   } catch {
     const contentType = response.headers["content-type"]
-    return malformed(`the body is not JSON${contentType === undefined ? "" : ` (content-type ${contentType})`}`)
+    return malformed(
+      response,
+      `the body is not JSON${contentType === undefined ? "" : ` (content-type ${contentType})`}`
+    )
   }
   const decoded = Schema.decodeUnknownEither(schema, { errors: "all" })(json)
   return Either.isRight(decoded) ? Effect.succeed(decoded.right) : malformed(
+    response,
     // A union reports one issue per member, which read the same once values are left out.
     Array.from(
       new Set(
@@ -436,34 +409,63 @@ export const decodeJson = <A, I>(
 // internal
 // -----------------------------------------------------------------------------
 
+const malformed = (response: Response, description: string) =>
+  Effect.fail(new AuthError.MalformedResponse({ operation: response.operation, status: response.status, description }))
+
 const withRedactedNames = extendWith(Scrubber.redactedHeaderNames)
 
 /**
- * Runs `effect` with `services` added to the context (the span as the parent of the platform's,
- * and `RequestInit`), and with every header that can carry a credential recorded as `<redacted>`
- * by the platform's `http.client` span, including a `Location` with a code and a `Set-Cookie`
- * (what `Scrubber.withRedactedHeaders` does). Both are set and restored in one step, at a
- * fraction of what two `Effect.locally` cost.
+ * Runs `body` in the `effect-auth.http` span (what `Effect.useSpan` does), with the span as the
+ * parent of the platform's, `requestInit` added to the context, and every header that can carry a
+ * credential recorded as `<redacted>` by the platform's `http.client` span, including a `Location`
+ * with a code and a `Set-Cookie` (what `Scrubber.withRedactedHeaders` does). The context and the
+ * names are set in one step and restored in one, and the span ends in the same uninterruptible
+ * step: a fraction of what `Effect.useSpan` and two `Effect.locally` cost.
  */
-const within = (services: Context.Context<never>) => <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.withFiberRuntime((fiber) => {
-    const context = fiber.currentContext
-    const names = fiber.getFiberRef(Headers.currentRedactedNames)
-    const set = (context: Context.Context<never>, names: ReadonlyArray<string | RegExp>) =>
-      Effect.updateFiberRefs((fiberId, refs) =>
-        FiberRefs.updateAs(FiberRefs.updateAs(refs, { fiberId, fiberRef: FiberRef.currentContext, value: context }), {
-          fiberId,
-          fiberRef: Headers.currentRedactedNames,
-          value: names
-        })
-      )
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.zipRight(
-        set(Context.merge(context, services), withRedactedNames(names)),
-        Effect.flatMap(Effect.exit(restore(effect)), (exit) => Effect.zipRight(set(context, names), exit))
-      )
-    )
-  })
+const traced = <A, E>(
+  options: Tracer.SpanOptions,
+  requestInit: Context.Context<never>,
+  body: (span: Tracer.Span, clock: Clock.Clock) => Effect.Effect<A, E>
+): Effect.Effect<A, E> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.makeSpan("effect-auth.http", options), (span) =>
+      Effect.withFiberRuntime((fiber) => {
+        const context = fiber.currentContext
+        const names = fiber.getFiberRef(Headers.currentRedactedNames)
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+        return Effect.zipRight(
+          set(Context.add(withRequestInit(context, requestInit), Tracer.ParentSpan, span), withRedactedNames(names)),
+          Effect.flatMap(Effect.exit(restore(body(span, clock))), (exit) => {
+            // As `Effect.useSpan` ends it: once, at the clock's time unless timing is off.
+            if (span.status._tag !== "Ended") span.end(timing ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
+            return Effect.zipRight(set(context, names), exit)
+          })
+        )
+      }))
+  )
+
+/** Sets the fiber's context and redacted header names in one step. */
+const set = (context: Context.Context<never>, names: ReadonlyArray<string | RegExp>) =>
+  Effect.updateFiberRefs((fiberId, refs) =>
+    FiberRefs.updateManyAs(refs, {
+      entries: [[FiberRef.currentContext, [[fiberId, context]]], [Headers.currentRedactedNames, [[fiberId, names]]]]
+    })
+  )
+
+/**
+ * The context with the client's `RequestInit` added, kept for the context seen last: a client's
+ * calls mostly run in the same context, so adding the span is then the only copy per call.
+ */
+const withRequestInit = (() => {
+  let contextIn: Context.Context<never> | undefined
+  let requestInitIn: Context.Context<never> | undefined
+  let contextOut: Context.Context<never> = Context.empty()
+  return (context: Context.Context<never>, requestInit: Context.Context<never>): Context.Context<never> =>
+    context === contextIn && requestInit === requestInitIn
+      ? contextOut
+      : (contextOut = Context.merge(contextIn = context, requestInitIn = requestInit))
+})()
 
 /** A throttle or server-error status, a candidate for retry. */
 interface StatusFailure {
@@ -482,7 +484,48 @@ interface TransportFailure {
 
 type AttemptFailure = StatusFailure | TransportFailure
 
-type Classified = (reason: TransportFailure["reason"], description: string) => TransportFailure
+/**
+ * How an exchange ends as an attempt: a transport failure classified, and a throttle or
+ * server-error status made a failure (a candidate for retry).
+ */
+const classified = {
+  onFailure: (cause: Cause.Cause<HttpClientError.HttpClientError>): Effect.Effect<never, AttemptFailure> => {
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) return Effect.fail(classifyRequestError(failure.value))
+    // A transport that throws instead of failing (node:http on a bad scheme) still ends typed.
+    const defect = Cause.dieOption(cause)
+    return Option.isSome(defect)
+      ? Effect.fail(classify(errorCode(defect.value), "the HTTP client failed unexpectedly", false))
+      : Effect.failCause(Cause.stripFailures(cause))
+  },
+  onSuccess: (response: Response): Effect.Effect<Response, AttemptFailure> =>
+    !RetryPolicy.isThrottleStatus(response.status) && !RetryPolicy.isServerErrorStatus(response.status)
+      ? Effect.succeed(response)
+      : Effect.fail({ _tag: "Status", status: response.status, retryAfter: response.headers["retry-after"], response })
+}
+
+/** How the last attempt ends the call: a retryable status that outlasted the policy is still an answer. */
+const settle = (
+  failure: AttemptFailure,
+  operation: string,
+  attempts: number,
+  mayHaveReachedServer: boolean
+): Effect.Effect<Response, AuthError.TransportError> =>
+  failure._tag === "Status" ? Effect.succeed(failure.response) : Effect.fail(
+    new AuthError.TransportError({
+      operation,
+      reason: failure.reason,
+      attempts,
+      mayHaveReachedServer,
+      description: failure.description
+    })
+  )
+
+const transportFailure = (reason: TransportFailure["reason"], description: string): TransportFailure => ({
+  _tag: "Transport",
+  reason,
+  description
+})
 
 /** The first `code` found along an error's chain of causes. */
 const errorCode = (error: unknown): string => {
@@ -500,21 +543,21 @@ const errorCode = (error: unknown): string => {
  * was sent, nothing will be), a request the transport refused to send (node:http, undici), a
  * connection that was never established (nothing reached the server), or a reset.
  */
-const classify = (code: string, fallback: string, sent: boolean, make: Classified): TransportFailure =>
+const classify = (code: string, fallback: string, sent: boolean): TransportFailure =>
   /^(UND_ERR_(DESTROYED|CLOSED)|ERR_HTTP2_INVALID_SESSION)$/.test(code)
-    ? make("Closed", `the HTTP client was closed (${code}): provide its layer where the service is used`)
+    ? transportFailure("Closed", `the HTTP client was closed (${code}): provide its layer where the service is used`)
     : /^(ERR_(INVALID_(PROTOCOL|CHAR|HTTP_TOKEN|URL)|UNESCAPED_CHARACTERS)|UND_ERR_INVALID_ARG)$/.test(code)
-    ? make("InvalidRequest", `the transport refused the request (${code})`)
+    ? transportFailure("InvalidRequest", `the transport refused the request (${code})`)
     : !sent && /^(E(CONNREFUSED|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH)|UND_ERR_CONNECT_TIMEOUT)$/.test(code)
-    ? make("Connect", code)
-    : make("Reset", code || fallback)
+    ? transportFailure("Connect", code)
+    : transportFailure("Reset", code || fallback)
 
-const classifyRequestError = (error: HttpClientError.HttpClientError, make: Classified): TransportFailure =>
+const classifyRequestError = (error: HttpClientError.HttpClientError): TransportFailure =>
   error._tag === "RequestError" && error.reason !== "Transport"
-    ? make("InvalidRequest", `the request could not be built (${error.reason})`)
+    ? transportFailure("InvalidRequest", `the request could not be built (${error.reason})`)
     : error._tag === "ResponseError"
-    ? classify(errorCode(error.cause), "the response was cut off", true, make)
-    : classify(errorCode(error.cause), "the connection failed", false, make)
+    ? classify(errorCode(error.cause), "the response was cut off", true)
+    : classify(errorCode(error.cause), "the connection failed", false)
 
 /**
  * The first header that no transport would send, if any: found before sending, it is an
@@ -577,6 +620,10 @@ const scrubResponse = (response: Response, scrubber: Scrubber.Scrubber): Respons
   )
 })
 
+/** The scrubber of the call's request: built only on the paths that need it. */
+const scrubberOf = (definition: Definition<Responses>): Scrubber.Scrubber =>
+  Scrubber.fromRequest(definition.request, definition.secrets)
+
 /**
  * Runs the handler of the response's status, or builds `UnexpectedStatus`. Secrets by
  * construction: an error status's handler sees a scrubbed response, and whatever error any
@@ -587,19 +634,20 @@ const handle = <R extends Responses>(
   definition: Definition<R>,
   response: Response
 ): Effect.Effect<Success<R>, Failure<R> | AuthError.UnexpectedStatus> => {
-  let cached: Scrubber.Scrubber | undefined
-  const scrubber = () => cached ??= Scrubber.fromRequest(definition.request, definition.secrets)
   const { status } = response
   if (Object.hasOwn(definition.responses, status)) {
     // `Success<R>` and `Failure<R>` are the unions over every handler of the table, so whichever
     // handler the status selects, its value and error belong to them. The compiler cannot index a
     // mapped type by a runtime number, hence the one assertion here.
-    const handled = definition.responses[status](
-      status >= 400 ? scrubResponse(response, scrubber()) : response
-    ) as Effect.Effect<Success<R>, Failure<R>>
-    return Effect.mapError(handled, (error) => scrubber().value(error))
+    const handler = definition.responses[status] as Handler<Success<R>, Failure<R>>
+    if (status < 400) {
+      return Effect.mapError(handler(response), (error) => scrubberOf(definition).value(error))
+    }
+    const scrubber = scrubberOf(definition)
+    return Effect.mapError(handler(scrubResponse(response, scrubber)), (error) => scrubber.value(error))
   }
-  const scrubbed = scrubResponse(response, scrubber())
+  const scrubber = scrubberOf(definition)
+  const scrubbed = scrubResponse(response, scrubber)
   // A short, single-line excerpt of the scrubbed body.
   const text = scrubbed.body.replace(/\s+/g, " ").trim()
   return Effect.fail(

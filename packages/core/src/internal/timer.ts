@@ -202,42 +202,55 @@ export const timeout = <A, E, E2>(
   timer: Timer,
   at: number,
   onTimeout: () => E2
-): Effect.Effect<A, E | E2> => {
-  const timed = Effect.withFiberRuntime<A, E | E2>((fiber) => {
-    const deadline = new Deadline(at, fiber)
-    const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | E2> => {
-      deadline.settled = true
-      const cancel = timer.cancel(deadline)
-      // A deadline that fired has interrupted the fiber before this step ran: its interruption is
-      // in the fiber's interrupted cause, alone unless the caller was interrupted as well.
-      if (!deadline.expired || HashSet.size(Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause))) > 1) {
-        return Effect.zipRight(cancel, exit)
-      }
-      const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) ? Effect.fail(onTimeout()) : exit
-      return Effect.zipRight(Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty)), outcome)
-    }
-    // Added within the mask, so that a deadline already due still ends as `onTimeout()`.
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.zipRight(
-        timer.add(deadline),
-        Effect.matchCauseEffect(restore(effect), {
-          onFailure: (cause) => settle(Exit.failCause(cause)),
-          onSuccess: (value) => settle(Exit.succeed(value))
-        })
-      )
-    )
-  })
-  return Effect.withFiberRuntime((fiber) => {
+): Effect.Effect<A, E | E2> =>
+  Effect.withFiberRuntime<A, E | E2>((fiber) => {
     // Effect 3's fiber keeps its children in `_children`; `fiber.children` would ask the fiber
     // through its mailbox, which costs a deferred and a message on every attempt.
     const children = (fiber as { readonly _children?: ReadonlySet<unknown> | null })._children
-    const inChild = () => Effect.flatMap(Effect.fork(timed), Fiber.join)
     return children === undefined
-      ? Effect.flatMap(fiber.children, (all) => all.length > 0 ? inChild() : timed)
+      ? Effect.flatMap(fiber.children, (all) =>
+        all.length > 0
+          ? inChild(effect, timer, at, onTimeout)
+          : Effect.withFiberRuntime<A, E | E2>((fiber) => timed(effect, timer, at, onTimeout, fiber)))
       : children !== null && children.size > 0
-      ? inChild()
-      : timed
+      ? inChild(effect, timer, at, onTimeout)
+      : timed(effect, timer, at, onTimeout, fiber)
   })
+
+const inChild = <A, E, E2>(effect: Effect.Effect<A, E>, timer: Timer, at: number, onTimeout: () => E2) =>
+  Effect.flatMap(
+    Effect.fork(
+      Effect.withFiberRuntime<A, E | E2>((fiber) => timed(effect, timer, at, onTimeout, fiber))
+    ),
+    Fiber.join
+  )
+
+/** `effect` on `fiber` (the one running this), which its deadline interrupts. */
+const timed = <A, E, E2>(
+  effect: Effect.Effect<A, E>,
+  timer: Timer,
+  at: number,
+  onTimeout: () => E2,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>
+): Effect.Effect<A, E | E2> => {
+  const deadline = new Deadline(at, fiber)
+  // Added within the mask, so that a deadline already due still ends as `onTimeout()`.
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.zipRight(
+      timer.add(deadline),
+      Effect.flatMap(Effect.exit(restore(effect)), (exit): Effect.Effect<A, E | E2> => {
+        deadline.settled = true
+        const cancel = timer.cancel(deadline)
+        // A deadline that fired has interrupted the fiber before this step ran: its interruption
+        // is in the fiber's interrupted cause, alone unless the caller was interrupted as well.
+        if (!deadline.expired || HashSet.size(Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause))) > 1) {
+          return Effect.zipRight(cancel, exit)
+        }
+        const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) ? Effect.fail(onTimeout()) : exit
+        return Effect.zipRight(Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty)), outcome)
+      })
+    )
+  )
 }
 
 const timers = globalValue(Symbol.for("@effect-auth/core/timers"), () => new WeakMap<Clock.Clock, Timer>())
