@@ -267,15 +267,18 @@ export const makeClient = (options: {
           let reached = false
           const received = Effect.flatMap(
             httpClient.execute(request),
-            (response) =>
-              Effect.map(readBody(response, maxBodyBytes), ([body, oversized]): Response => ({
+            (response) => {
+              // Read once: a transport may build the record anew on every read (undici's does).
+              const headers = response.headers
+              return Effect.map(readBody(response, headers, maxBodyBytes), ([body, oversized]): Response => ({
                 operation,
                 status: response.status,
-                headers: response.headers,
+                headers,
                 body,
                 oversized,
-                clockOffset: clockOffset(response.headers, clock.unsafeCurrentTimeMillis())
+                clockOffset: clockOffset(headers, clock.unsafeCurrentTimeMillis())
               }))
+            }
           )
           // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out
           // of the platform's spans. The `effect-auth.http` span around each call still records it.
@@ -383,7 +386,7 @@ export const decodeJson = <A, I>(
       `the body is not JSON${contentType === undefined ? "" : ` (content-type ${contentType})`}`
     )
   }
-  const decoded = Schema.decodeUnknownEither(schema, { errors: "all" })(json)
+  const decoded = decoderOf(schema)(json)
   return Either.isRight(decoded) ? Effect.succeed(decoded.right) : malformed(
     response,
     // A union reports one issue per member, which read the same once values are left out.
@@ -408,6 +411,17 @@ export const decodeJson = <A, I>(
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
+
+const decoders = new WeakMap<Schema.Schema.Any, (json: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+
+/** The decoder of `schema`, reporting every issue: made once per schema rather than per response. */
+const decoderOf = <A, I>(
+  schema: Schema.Schema<A, I, never>
+): (json: unknown) => Either.Either<A, ParseResult.ParseError> => {
+  let decoder = decoders.get(schema)
+  if (decoder === undefined) decoders.set(schema, decoder = Schema.decodeUnknownEither(schema, { errors: "all" }))
+  return decoder as (json: unknown) => Either.Either<A, ParseResult.ParseError>
+}
 
 const malformed = (response: Response, description: string) =>
   Effect.fail(new AuthError.MalformedResponse({ operation: response.operation, status: response.status, description }))
@@ -581,9 +595,10 @@ const invalidHeader = (headers: Headers.Headers): string | undefined => {
  */
 const readBody = (
   response: HttpClientResponse.HttpClientResponse,
+  headers: Headers.Headers,
   limit: number
 ): Effect.Effect<readonly [string, boolean], HttpClientError.ResponseError> => {
-  const declared = Number(response.headers["content-length"])
+  const declared = Number(headers["content-length"])
   if (Number.isInteger(declared) && declared >= 0 && declared <= limit) {
     return Effect.map(response.text, (body) => [body, false])
   }
