@@ -23,6 +23,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Layer from "effect/Layer"
@@ -270,7 +271,7 @@ export const makeClient = (options: {
             (response) => {
               // Read once: a transport may build the record anew on every read (undici's does).
               const headers = response.headers
-              return Effect.map(readBody(response, headers, maxBodyBytes), ([body, oversized]): Response => ({
+              return readBody(response, headers, maxBodyBytes, (body, oversized): Response => ({
                 operation,
                 status: response.status,
                 headers,
@@ -293,7 +294,7 @@ export const makeClient = (options: {
           const attempt = Effect.suspend((): Effect.Effect<Response, AttemptFailure> => {
             attempts++
             if (invalid !== undefined) return Effect.fail(transportFailure("InvalidRequest", invalid))
-            return Effect.catchAll(
+            return catchFailure(
               Number.isFinite(timeoutMillis)
                 ? timeout(sent, timer, clock.unsafeCurrentTimeMillis() + timeoutMillis, timedOut)
                 : sent,
@@ -308,7 +309,7 @@ export const makeClient = (options: {
           return Effect.flatMap(
             // The retry schedule is built only once a first attempt failed, and sees that failure
             // as it would have, without sending it again.
-            Effect.catchAll(attempt, (first) => {
+            catchFailure(attempt, (first) => {
               if (!RetryPolicy.isRetryable(grant, first) || retry.maxAttempts <= 1) {
                 return settle(first, operation, attempts, reached)
               }
@@ -318,7 +319,7 @@ export const makeClient = (options: {
                 pending = undefined
                 return failure === undefined ? attempt : Effect.fail(failure)
               })
-              return Effect.catchAll(
+              return catchFailure(
                 Effect.retry(again, RetryPolicy.schedule(retry, grant, startedAt)),
                 (last) => settle(last, operation, attempts, reached)
               )
@@ -349,7 +350,10 @@ export const decode = <A, I, B, E = never>(
   schema: Schema.Schema<A, I, never>,
   f: (body: A, response: Response) => Effect.Effect<B, E>
 ): Handler<B, E | AuthError.MalformedResponse> =>
-(response) => Effect.flatMap(decodeJson(response, schema), (body) => f(body, response))
+(response) => {
+  const decoded = decodeBody(response, schema)
+  return Either.isRight(decoded) ? f(decoded.right, response) : Effect.fail(decoded.left)
+}
 
 /**
  * A handler that decodes a JSON body with `schema` and fails with the error `f` builds from it.
@@ -361,7 +365,10 @@ export const fail = <A, I, E>(
   schema: Schema.Schema<A, I, never>,
   f: (body: A, response: Response) => E
 ): Handler<never, E | AuthError.MalformedResponse> =>
-(response) => Effect.flatMap(decodeJson(response, schema), (body) => Effect.fail(f(body, response)))
+(response) => {
+  const decoded = decodeBody(response, schema)
+  return Effect.fail(Either.isRight(decoded) ? f(decoded.right, response) : decoded.left)
+}
 
 /**
  * Decodes a response body as JSON of `schema`. Failures describe where the body is wrong, never
@@ -374,6 +381,33 @@ export const decodeJson = <A, I>(
   response: Response,
   schema: Schema.Schema<A, I, never>
 ): Effect.Effect<A, AuthError.MalformedResponse> => {
+  const decoded = decodeBody(response, schema)
+  return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(decoded.left)
+}
+
+// -----------------------------------------------------------------------------
+// internal
+// -----------------------------------------------------------------------------
+
+const decoders = new WeakMap<Schema.Schema.Any, (json: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+
+/** The decoder of `schema`, reporting every issue: made once per schema rather than per response. */
+const decoderOf = <A, I>(
+  schema: Schema.Schema<A, I, never>
+): (json: unknown) => Either.Either<A, ParseResult.ParseError> => {
+  let decoder = decoders.get(schema)
+  if (decoder === undefined) decoders.set(schema, decoder = Schema.decodeUnknownEither(schema, { errors: "all" }))
+  return decoder as (json: unknown) => Either.Either<A, ParseResult.ParseError>
+}
+
+const malformed = (response: Response, description: string) =>
+  Either.left(new AuthError.MalformedResponse({ operation: response.operation, status: response.status, description }))
+
+/** What `decodeJson` does, as a value: the handlers run the provider's function without a step. */
+const decodeBody = <A, I>(
+  response: Response,
+  schema: Schema.Schema<A, I, never>
+): Either.Either<A, AuthError.MalformedResponse> => {
   if (response.oversized) return malformed(response, "the body exceeds the size limit")
   if (response.body.trim() === "") return malformed(response, "the body is empty")
   let json: unknown
@@ -387,7 +421,7 @@ export const decodeJson = <A, I>(
     )
   }
   const decoded = decoderOf(schema)(json)
-  return Either.isRight(decoded) ? Effect.succeed(decoded.right) : malformed(
+  return Either.isRight(decoded) ? Either.right(decoded.right) : malformed(
     response,
     // A union reports one issue per member, which read the same once values are left out.
     Array.from(
@@ -407,24 +441,6 @@ export const decodeJson = <A, I>(
     ).join("; ")
   )
 }
-
-// -----------------------------------------------------------------------------
-// internal
-// -----------------------------------------------------------------------------
-
-const decoders = new WeakMap<Schema.Schema.Any, (json: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
-
-/** The decoder of `schema`, reporting every issue: made once per schema rather than per response. */
-const decoderOf = <A, I>(
-  schema: Schema.Schema<A, I, never>
-): (json: unknown) => Either.Either<A, ParseResult.ParseError> => {
-  let decoder = decoders.get(schema)
-  if (decoder === undefined) decoders.set(schema, decoder = Schema.decodeUnknownEither(schema, { errors: "all" }))
-  return decoder as (json: unknown) => Either.Either<A, ParseResult.ParseError>
-}
-
-const malformed = (response: Response, description: string) =>
-  Effect.fail(new AuthError.MalformedResponse({ operation: response.operation, status: response.status, description }))
 
 const withRedactedNames = extendWith(Scrubber.redactedHeaderNames)
 
@@ -450,14 +466,56 @@ const traced = <A, E>(
         const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
         return Effect.zipRight(
           set(Context.add(withRequestInit(context, requestInit), Tracer.ParentSpan, span), withRedactedNames(names)),
-          Effect.flatMap(Effect.exit(restore(body(span, clock))), (exit) => {
-            // As `Effect.useSpan` ends it: once, at the clock's time unless timing is off.
-            if (span.status._tag !== "Ended") span.end(timing ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
-            return Effect.zipRight(set(context, names), exit)
-          })
+          Effect.flatMap(
+            Effect.catchAllCause(restore(body(span, clock)), (cause) => {
+              end(span, Exit.failCause(cause), clock, timing)
+              return Effect.zipRight(set(context, names), Effect.failCause(cause))
+            }),
+            (value) => {
+              end(span, Exit.succeed(value), clock, timing)
+              return Effect.as(set(context, names), value)
+            }
+          )
         )
       }))
   )
+
+/** Ends `span` as `Effect.useSpan` does: once, at the clock's time unless timing is off. */
+const end = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, clock: Clock.Clock, timing: boolean): void => {
+  if (span.status._tag !== "Ended") span.end(timing ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
+}
+
+/**
+ * `Effect.catchAll` in one step (`catchAll` is a match, which costs a step on success too): the
+ * first failure goes to `f`; a cause with a defect goes on with its failures made defects, and
+ * one without a failure (an interruption) goes on as it is, as with `Effect.catchAll`.
+ */
+const catchFailure = <A, E, A2, E2>(
+  self: Effect.Effect<A, E>,
+  f: (error: E) => Effect.Effect<A2, E2>
+): Effect.Effect<A | A2, E2> =>
+  Effect.catchAllCause(self, (cause) => {
+    if (Cause.isDie(cause)) return Effect.failCause(electFailures(cause))
+    const failure = Cause.failureOption(cause)
+    return Option.isSome(failure) ? f(failure.value) : Effect.failCause(cause as Cause.Cause<never>)
+  })
+
+const electFailures = <E>(cause: Cause.Cause<E>): Cause.Cause<never> =>
+  Cause.match(cause, {
+    onEmpty: Cause.empty,
+    onFail: (error) => Cause.die(error),
+    onDie: (defect) => Cause.die(defect),
+    onInterrupt: (fiberId) => Cause.interrupt(fiberId),
+    onSequential: (left, right) => Cause.sequential(left, right),
+    onParallel: (left, right) => Cause.parallel(left, right)
+  })
+
+/** `Effect.mapError` in one step, as `catchFailure` is for `Effect.catchAll`. */
+const mapFailure = <A, E, E2>(self: Effect.Effect<A, E>, f: (error: E) => E2): Effect.Effect<A, E2> =>
+  Effect.catchAllCause(self, (cause) => {
+    const either = Cause.failureOrCause(cause)
+    return Either.isLeft(either) ? Effect.fail(f(either.left)) : Effect.failCause(either.right)
+  })
 
 /** Sets the fiber's context and redacted header names in one step. */
 const set = (context: Context.Context<never>, names: ReadonlyArray<string | RegExp>) =>
@@ -593,14 +651,15 @@ const invalidHeader = (headers: Headers.Headers): string | undefined => {
  * empty. A body that declares a length within the limit is read whole, which costs a fraction of
  * streaming it; any other body is streamed and cut off at the limit.
  */
-const readBody = (
+const readBody = <A>(
   response: HttpClientResponse.HttpClientResponse,
   headers: Headers.Headers,
-  limit: number
-): Effect.Effect<readonly [string, boolean], HttpClientError.ResponseError> => {
+  limit: number,
+  f: (body: string, oversized: boolean) => A
+): Effect.Effect<A, HttpClientError.ResponseError> => {
   const declared = Number(headers["content-length"])
   if (Number.isInteger(declared) && declared >= 0 && declared <= limit) {
-    return Effect.map(response.text, (body) => [body, false])
+    return Effect.map(response.text, (body) => f(body, false))
   }
   const decoder = new TextDecoder()
   return response.stream.pipe(
@@ -612,8 +671,8 @@ const readBody = (
         size + chunk.length
       ]
     ),
-    Effect.map(([text, size]) => [text + decoder.decode(), size > limit] as const),
-    Effect.catchIf((error) => error.reason === "EmptyBody", () => Effect.succeed(["", false] as const))
+    Effect.map(([text, size]) => f(text + decoder.decode(), size > limit)),
+    Effect.catchIf((error) => error.reason === "EmptyBody", () => Effect.succeed(f("", false)))
   )
 }
 
@@ -656,10 +715,10 @@ const handle = <R extends Responses>(
     // mapped type by a runtime number, hence the one assertion here.
     const handler = definition.responses[status] as Handler<Success<R>, Failure<R>>
     if (status < 400) {
-      return Effect.mapError(handler(response), (error) => scrubberOf(definition).value(error))
+      return mapFailure(handler(response), (error) => scrubberOf(definition).value(error))
     }
     const scrubber = scrubberOf(definition)
-    return Effect.mapError(handler(scrubResponse(response, scrubber)), (error) => scrubber.value(error))
+    return mapFailure(handler(scrubResponse(response, scrubber)), (error) => scrubber.value(error))
   }
   const scrubber = scrubberOf(definition)
   const scrubbed = scrubResponse(response, scrubber)

@@ -8,7 +8,6 @@ import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
@@ -36,6 +35,17 @@ export class Deadline implements Entry {
   /** Whether the attempt ended: a deadline that falls due after that interrupts nothing. */
   settled = false
   constructor(readonly at: number, readonly fiber: Fiber.RuntimeFiber<unknown, unknown>) {}
+
+  /**
+   * Marks the attempt ended, and tells whether it ends as a timeout: the deadline fired and so
+   * interrupted the fiber, and no one else did (a caller's interruption goes on). The deadline's
+   * interruption is then the only one in the fiber's interrupted cause.
+   */
+  settle(): boolean {
+    this.settled = true
+    return this.expired &&
+      HashSet.size(Cause.interruptors(this.fiber.getFiberRef(FiberRef.interruptedCause))) <= 1
+  }
 
   fire(): Effect.Effect<void> {
     return Effect.sync(() => {
@@ -238,20 +248,27 @@ const timed = <A, E, E2>(
   return Effect.uninterruptibleMask((restore) =>
     Effect.zipRight(
       timer.add(deadline),
-      Effect.flatMap(Effect.exit(restore(effect)), (exit): Effect.Effect<A, E | E2> => {
-        deadline.settled = true
-        const cancel = timer.cancel(deadline)
-        // A deadline that fired has interrupted the fiber before this step ran: its interruption
-        // is in the fiber's interrupted cause, alone unless the caller was interrupted as well.
-        if (!deadline.expired || HashSet.size(Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause))) > 1) {
-          return Effect.zipRight(cancel, exit)
-        }
-        const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) ? Effect.fail(onTimeout()) : exit
-        return Effect.zipRight(Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty)), outcome)
-      })
+      Effect.flatMap(
+        Effect.catchAllCause(
+          restore(effect),
+          (cause): Effect.Effect<never, E | E2> =>
+            deadline.settle()
+              ? Effect.zipRight(cleared(timer.cancel(deadline)), Effect.fail(onTimeout()))
+              : Effect.zipRight(timer.cancel(deadline), Effect.failCause(cause))
+        ),
+        // An attempt that succeeded as its deadline fell due keeps its value.
+        (value) =>
+          deadline.settle()
+            ? Effect.as(cleared(timer.cancel(deadline)), value)
+            : Effect.as(timer.cancel(deadline), value)
+      )
     )
   )
 }
+
+/** `cancel`, and the deadline's interruption cleared from the fiber, which goes on uninterrupted. */
+const cleared = (cancel: Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty))
 
 const timers = globalValue(Symbol.for("@effect-auth/core/timers"), () => new WeakMap<Clock.Clock, Timer>())
 
