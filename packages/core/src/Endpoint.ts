@@ -36,7 +36,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as AuthError from "./AuthError.js"
 import { baseUrlProblem } from "./internal/baseUrl.js"
-import { extendWith } from "./internal/names.js"
+import { extendWith, lastOf } from "./internal/names.js"
 import { timeout, timerFor } from "./internal/timer.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as Scrubber from "./Scrubber.js"
@@ -237,6 +237,8 @@ export const makeClient = (options: {
       ...Option.getOrUndefined(yield* Effect.serviceOption(FetchHttpClient.RequestInit)),
       redirect: "manual"
     })
+    // A client's calls mostly run in one context: adding the span is then the only copy per call.
+    const withRequestInit = lastOf((context: Context.Context<never>) => Context.merge(context, requestInit))
     const timeoutMillis = Duration.toMillis(limit)
     const timeoutFailure = transportFailure("Timeout", `no response within ${Duration.format(limit)}`)
     const timedOut = () => timeoutFailure
@@ -260,7 +262,7 @@ export const makeClient = (options: {
             "url.path": definition.request.url
           }
         }
-        return traced(spanOptions, requestInit, (span, clock) => {
+        return traced(spanOptions, withRequestInit, (span, clock) => {
           const startedAt = clock.unsafeCurrentTimeMillis()
           const timer = timerFor(clock)
           let attempts = 0
@@ -446,15 +448,16 @@ const withRedactedNames = extendWith(Scrubber.redactedHeaderNames)
 
 /**
  * Runs `body` in the `effect-auth.http` span (what `Effect.useSpan` does), with the span as the
- * parent of the platform's, `requestInit` added to the context, and every header that can carry a
- * credential recorded as `<redacted>` by the platform's `http.client` span, including a `Location`
- * with a code and a `Set-Cookie` (what `Scrubber.withRedactedHeaders` does). The context and the
- * names are set in one step and restored in one, and the span ends in the same uninterruptible
- * step: a fraction of what `Effect.useSpan` and two `Effect.locally` cost.
+ * parent of the platform's, the client's `RequestInit` added to the context (by `services`), and
+ * every header that can carry a credential recorded as `<redacted>` by the platform's
+ * `http.client` span, including a `Location` with a code and a `Set-Cookie` (what
+ * `Scrubber.withRedactedHeaders` does). The context and the names are set in one step and
+ * restored in one, and the span ends in the same uninterruptible step: a fraction of what
+ * `Effect.useSpan` and two `Effect.locally` cost.
  */
 const traced = <A, E>(
   options: Tracer.SpanOptions,
-  requestInit: Context.Context<never>,
+  services: (context: Context.Context<never>) => Context.Context<never>,
   body: (span: Tracer.Span, clock: Clock.Clock) => Effect.Effect<A, E>
 ): Effect.Effect<A, E> =>
   Effect.uninterruptibleMask((restore) =>
@@ -465,7 +468,7 @@ const traced = <A, E>(
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
         const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
         return Effect.zipRight(
-          set(Context.add(withRequestInit(context, requestInit), Tracer.ParentSpan, span), withRedactedNames(names)),
+          set(Context.add(services(context), Tracer.ParentSpan, span), withRedactedNames(names)),
           Effect.flatMap(
             Effect.catchAllCause(restore(body(span, clock)), (cause) => {
               end(span, Exit.failCause(cause), clock, timing)
@@ -486,36 +489,17 @@ const end = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, clock: Clock.
 }
 
 /**
- * `Effect.catchAll` in one step (`catchAll` is a match, which costs a step on success too): the
- * first failure goes to `f`; a cause with a defect goes on with its failures made defects, and
- * one without a failure (an interruption) goes on as it is, as with `Effect.catchAll`.
+ * `Effect.catchAll` in one step: `catchAll` is a match, which costs a step on success too; a
+ * failure handler alone costs none. A failure is then handled by `catchAll` itself.
  */
 const catchFailure = <A, E, A2, E2>(
   self: Effect.Effect<A, E>,
   f: (error: E) => Effect.Effect<A2, E2>
-): Effect.Effect<A | A2, E2> =>
-  Effect.catchAllCause(self, (cause) => {
-    if (Cause.isDie(cause)) return Effect.failCause(electFailures(cause))
-    const failure = Cause.failureOption(cause)
-    return Option.isSome(failure) ? f(failure.value) : Effect.failCause(cause as Cause.Cause<never>)
-  })
-
-const electFailures = <E>(cause: Cause.Cause<E>): Cause.Cause<never> =>
-  Cause.match(cause, {
-    onEmpty: Cause.empty,
-    onFail: (error) => Cause.die(error),
-    onDie: (defect) => Cause.die(defect),
-    onInterrupt: (fiberId) => Cause.interrupt(fiberId),
-    onSequential: (left, right) => Cause.sequential(left, right),
-    onParallel: (left, right) => Cause.parallel(left, right)
-  })
+): Effect.Effect<A | A2, E2> => Effect.catchAllCause(self, (cause) => Effect.catchAll(Effect.failCause(cause), f))
 
 /** `Effect.mapError` in one step, as `catchFailure` is for `Effect.catchAll`. */
 const mapFailure = <A, E, E2>(self: Effect.Effect<A, E>, f: (error: E) => E2): Effect.Effect<A, E2> =>
-  Effect.catchAllCause(self, (cause) => {
-    const either = Cause.failureOrCause(cause)
-    return Either.isLeft(either) ? Effect.fail(f(either.left)) : Effect.failCause(either.right)
-  })
+  Effect.catchAllCause(self, (cause) => Effect.mapError(Effect.failCause(cause), f))
 
 /** Sets the fiber's context and redacted header names in one step. */
 const set = (context: Context.Context<never>, names: ReadonlyArray<string | RegExp>) =>
@@ -524,20 +508,6 @@ const set = (context: Context.Context<never>, names: ReadonlyArray<string | RegE
       entries: [[FiberRef.currentContext, [[fiberId, context]]], [Headers.currentRedactedNames, [[fiberId, names]]]]
     })
   )
-
-/**
- * The context with the client's `RequestInit` added, kept for the context seen last: a client's
- * calls mostly run in the same context, so adding the span is then the only copy per call.
- */
-const withRequestInit = (() => {
-  let contextIn: Context.Context<never> | undefined
-  let requestInitIn: Context.Context<never> | undefined
-  let contextOut: Context.Context<never> = Context.empty()
-  return (context: Context.Context<never>, requestInit: Context.Context<never>): Context.Context<never> =>
-    context === contextIn && requestInit === requestInitIn
-      ? contextOut
-      : (contextOut = Context.merge(contextIn = context, requestInitIn = requestInit))
-})()
 
 /** A throttle or server-error status, a candidate for retry. */
 interface StatusFailure {
