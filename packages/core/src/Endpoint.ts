@@ -366,11 +366,7 @@ export const decode = <A, I, B, E = never>(
 export const fail = <A, I, E>(
   schema: Schema.Schema<A, I, never>,
   f: (body: A, response: Response) => E
-): Handler<never, E | AuthError.MalformedResponse> =>
-(response) => {
-  const decoded = decodeBody(response, schema)
-  return Effect.fail(Either.isRight(decoded) ? f(decoded.right, response) : decoded.left)
-}
+): Handler<never, E | AuthError.MalformedResponse> => decode(schema, (body, response) => Effect.fail(f(body, response)))
 
 /**
  * Decodes a response body as JSON of `schema`. Failures describe where the body is wrong, never
@@ -382,30 +378,19 @@ export const fail = <A, I, E>(
 export const decodeJson = <A, I>(
   response: Response,
   schema: Schema.Schema<A, I, never>
-): Effect.Effect<A, AuthError.MalformedResponse> => {
-  const decoded = decodeBody(response, schema)
-  return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(decoded.left)
-}
+): Effect.Effect<A, AuthError.MalformedResponse> => decodeBody(response, schema)
 
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
 
-const decoders = new WeakMap<Schema.Schema.Any, (json: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
-
-/** The decoder of `schema`, reporting every issue: made once per schema rather than per response. */
-const decoderOf = <A, I>(
-  schema: Schema.Schema<A, I, never>
-): (json: unknown) => Either.Either<A, ParseResult.ParseError> => {
-  let decoder = decoders.get(schema)
-  if (decoder === undefined) decoders.set(schema, decoder = Schema.decodeUnknownEither(schema, { errors: "all" }))
-  return decoder as (json: unknown) => Either.Either<A, ParseResult.ParseError>
-}
-
 const malformed = (response: Response, description: string) =>
   Either.left(new AuthError.MalformedResponse({ operation: response.operation, status: response.status, description }))
 
-/** What `decodeJson` does, as a value: the handlers run the provider's function without a step. */
+/**
+ * What `decodeJson` does, as an `Either` (which is an effect too): the handlers go on to the
+ * provider's function without a step.
+ */
 const decodeBody = <A, I>(
   response: Response,
   schema: Schema.Schema<A, I, never>
@@ -422,7 +407,7 @@ const decodeBody = <A, I>(
       `the body is not JSON${contentType === undefined ? "" : ` (content-type ${contentType})`}`
     )
   }
-  const decoded = decoderOf(schema)(json)
+  const decoded = Schema.decodeUnknownEither(schema, { errors: "all" })(json)
   return Either.isRight(decoded) ? Either.right(decoded.right) : malformed(
     response,
     // A union reports one issue per member, which read the same once values are left out.
