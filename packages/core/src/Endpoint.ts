@@ -301,6 +301,7 @@ export const makeClient = (options: {
                 ? timeout(sent, timer, clock.unsafeCurrentTimeMillis() + timeoutMillis, timedOut)
                 : sent,
               (failure) => {
+                // An answer, a reset or a timeout: the request may have been acted on.
                 if (failure._tag === "Status" || failure.reason === "Reset" || failure.reason === "Timeout") {
                   reached = true
                 }
