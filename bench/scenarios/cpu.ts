@@ -1,7 +1,9 @@
 /**
  * Client CPU per request and per login, on the fake undici dispatcher (`bench/fake.ts`): nothing
  * but the client's JavaScript runs, so `process.cpuUsage` around a run of N operations, divided
- * by N, is what each operation costs the client. Part of scenario 1.
+ * by N, is what each operation costs the client. Every run starts after a full garbage collection.
+ * The login ratio of issue 16.1 comes from adjacent pairs of runs (see `LoginRatio`). Part of
+ * scenario 1.
  *
  * @since 0.1.0
  */
@@ -13,6 +15,8 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
+import * as V8 from "node:v8"
+import * as Vm from "node:vm"
 import { cpuPer, FakeDispatcher } from "../fake.js"
 import * as Ours from "../ours.js"
 import * as Peers from "../peers.js"
@@ -40,16 +44,64 @@ export const names = {
   endpointLogin: "effect-auth login through `Endpoint`"
 } as const
 
+interface Candidate {
+  readonly name: string
+  readonly kind: CpuFigure["kind"]
+  readonly run: (count: number) => Promise<unknown>
+}
+
 const authUrl = "http://auth.fake"
 const apiUrl = "http://api.fake"
 const concurrency = 16
 
 /**
- * Runs every candidate `rounds` times in a rotated order, `count` operations at concurrency 16.
+ * The login ratio of issue 16.1, measured so that the machine's load cancels out: bare and
+ * `Endpoint` logins run back to back in adjacent pairs (the order alternating from pair to pair),
+ * each run after a garbage collection, and the ratio is taken within each pair. On a shared machine
+ * two medians measured apart swing with whatever else runs meanwhile; two runs a second apart see
+ * nearly the same load, so the median of the per-pair ratios is what the pipeline costs.
  *
  * @since 0.1.0
  */
-export const measure = async (count: number, rounds: number): Promise<ReadonlyArray<CpuFigure>> => {
+export interface LoginRatio {
+  /** `Endpoint` CPU over bare CPU, median over the pairs. */
+  readonly ratio: number
+  readonly min: number
+  readonly max: number
+  readonly pairs: number
+  /** Logins per run. */
+  readonly count: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Measured {
+  readonly figures: ReadonlyArray<CpuFigure>
+  readonly login: LoginRatio
+}
+
+/**
+ * A full garbage collection, for a run not to pay for the garbage of the one before. The bench
+ * runs without `--expose-gc`, so the flag is set here and `gc` taken from a fresh context, where
+ * V8 installs it once the flag is on.
+ */
+const collect: () => void = (() => {
+  const exposed: unknown = Reflect.get(globalThis, "gc")
+  if (typeof exposed === "function") return () => exposed()
+  V8.setFlagsFromString("--expose-gc")
+  const gc: unknown = Vm.runInNewContext("gc")
+  return typeof gc === "function" ? () => gc() : () => {}
+})()
+
+/**
+ * Runs every candidate `rounds` times in a rotated order, `count` operations at concurrency 16;
+ * then the bare and `Endpoint` logins in `5 * rounds` adjacent pairs of `count / 5` logins each
+ * (see `LoginRatio`), which also give those two rows their figures.
+ *
+ * @since 0.1.0
+ */
+export const measure = async (count: number, rounds: number): Promise<Measured> => {
   const dispatcher = new FakeDispatcher()
   const runtime = ManagedRuntime.make(
     NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
@@ -64,14 +116,14 @@ export const measure = async (count: number, rounds: number): Promise<ReadonlyAr
     const authorization = `Bearer ${await Peers.fetchToken(dispatcher, authUrl)}`
     const ok = (response: { readonly status: number; readonly text: Effect.Effect<string, unknown> }) =>
       Effect.as(response.text, response.status === 200)
-    const effectLoad = (one: Effect.Effect<boolean>) => () => runtime.runPromise(Ours.load(count, concurrency, one))
-    const candidates: ReadonlyArray<
-      { readonly name: string; readonly kind: CpuFigure["kind"]; readonly run: () => Promise<unknown> }
-    > = [
+    const effectLoad = (one: Effect.Effect<boolean>) => (count: number) =>
+      runtime.runPromise(Ours.load(count, concurrency, one))
+    const candidates: ReadonlyArray<Candidate> = [
       {
         name: names.undiciRequest,
         kind: "request",
-        run: () => runLoad(count, concurrency, Peers.undiciRequest(dispatcher, `${apiUrl}/protected`, authorization))
+        run: (count) =>
+          runLoad(count, concurrency, Peers.undiciRequest(dispatcher, `${apiUrl}/protected`, authorization))
       },
       {
         name: names.platformRequest,
@@ -91,7 +143,7 @@ export const measure = async (count: number, rounds: number): Promise<ReadonlyAr
       {
         name: names.undiciLogin,
         kind: "login",
-        run: () =>
+        run: (count) =>
           runLoad(count, concurrency, async () => {
             await Peers.fetchToken(dispatcher, authUrl)
             return true
@@ -108,15 +160,34 @@ export const measure = async (count: number, rounds: number): Promise<ReadonlyAr
         run: effectLoad(Effect.as(Effect.orDie(Ours.login(endpoint)), true))
       }
     ]
+    const [bare, endpointLogin] = [names.bareLogin, names.endpointLogin].map((name) =>
+      candidates.find((_) => _.name === name)!
+    )
     const results = new Map<string, Array<number>>(candidates.map((_) => [_.name, []]))
-    for (const candidate of candidates) await candidate.run()
+    const run = async (candidate: Candidate, count: number): Promise<number> => {
+      await settle()
+      collect()
+      const micros = await cpuPer(count, () => candidate.run(count))
+      results.get(candidate.name)?.push(micros)
+      return micros
+    }
+    for (const candidate of candidates) await candidate.run(count)
     for (let round = 0; round < rounds; round++) {
       for (const candidate of rotate(candidates, round)) {
-        await settle()
-        results.get(candidate.name)?.push(await cpuPer(count, candidate.run))
+        if (candidate !== bare && candidate !== endpointLogin) await run(candidate, count)
       }
     }
-    return candidates.map((candidate) => {
+    const pairs = 5 * rounds
+    const pairCount = Math.max(100, Math.round(count / 5))
+    const ratios: Array<number> = []
+    for (let pair = 0; pair < pairs; pair++) {
+      // Alternated, so that a load rising or falling through a pair favours neither side.
+      const bareFirst = pair % 2 === 0
+      const first = await run(bareFirst ? bare : endpointLogin, pairCount)
+      const second = await run(bareFirst ? endpointLogin : bare, pairCount)
+      ratios.push(bareFirst ? second / first : first / second)
+    }
+    const figures = candidates.map((candidate): CpuFigure => {
       const values = results.get(candidate.name) ?? []
       return {
         name: candidate.name,
@@ -126,6 +197,10 @@ export const measure = async (count: number, rounds: number): Promise<ReadonlyAr
         max: Math.max(...values)
       }
     })
+    return {
+      figures,
+      login: { ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), pairs, count: pairCount }
+    }
   } finally {
     await runtime.runPromise(Scope.close(scope, Exit.void))
     await runtime.dispose()

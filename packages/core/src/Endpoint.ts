@@ -17,11 +17,13 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Layer from "effect/Layer"
@@ -34,7 +36,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as AuthError from "./AuthError.js"
 import { baseUrlProblem } from "./internal/baseUrl.js"
-import { extendWith } from "./internal/names.js"
+import { extendWith, lastOf } from "./internal/names.js"
 import { timeout, timerFor } from "./internal/timer.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import * as Scrubber from "./Scrubber.js"
@@ -235,8 +237,11 @@ export const makeClient = (options: {
       ...Option.getOrUndefined(yield* Effect.serviceOption(FetchHttpClient.RequestInit)),
       redirect: "manual"
     })
+    // A client's calls mostly run in one context: adding the span is then the only copy per call.
+    const withRequestInit = lastOf((context: Context.Context<never>) => Context.merge(context, requestInit))
     const timeoutMillis = Duration.toMillis(limit)
-    const timeoutDescription = `no response within ${Duration.format(limit)}`
+    const timeoutFailure = transportFailure("Timeout", `no response within ${Duration.format(limit)}`)
+    const timedOut = () => timeoutFailure
     const execute = <const R extends Responses>(
       definition: Definition<R>
     ): Effect.Effect<Success<R>, Failure<R> | AuthError.AuthError> =>
@@ -247,23 +252,7 @@ export const makeClient = (options: {
         // The base URL and `Accept` set on the request itself, once per call rather than per attempt.
         const request = HttpClientRequest.acceptJson(HttpClientRequest.prependUrl(definition.request, baseUrl))
         const invalid = invalidHeader(request.headers)
-        const received = Effect.flatMap(
-          httpClient.execute(request),
-          (response) =>
-            Effect.map(readBody(response, maxBodyBytes), ([body, oversized]): Response => ({
-              operation,
-              status: response.status,
-              headers: response.headers,
-              body,
-              oversized
-            }))
-        )
-        // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out of
-        // the platform's spans. The `effect-auth.http` span around each call still records it.
-        const exchange = request.urlParams.length > 0
-          ? Effect.locally(received, HttpClient.currentTracerDisabledWhen, () => true)
-          : received
-        return Effect.useSpan("effect-auth.http", {
+        const spanOptions: Tracer.SpanOptions = {
           kind: "client",
           captureStackTrace: false,
           attributes: {
@@ -272,88 +261,79 @@ export const makeClient = (options: {
             "http.request.method": request.method,
             "url.path": definition.request.url
           }
-        }, (span) =>
-          Effect.clockWith((clock) => {
-            const startedAt = clock.unsafeCurrentTimeMillis()
-            const timer = timerFor(clock)
-            let attempts = 0
-            // Whether any attempt may have reached the server: what makes a single-use grant spent.
-            let reached = false
-            const transport = (reason: TransportFailure["reason"], description: string): TransportFailure => {
-              if (reason === "Reset" || reason === "Timeout") reached = true
-              return { _tag: "Transport", reason, description }
+        }
+        return traced(spanOptions, withRequestInit, (span, clock) => {
+          const startedAt = clock.unsafeCurrentTimeMillis()
+          const timer = timerFor(clock)
+          let attempts = 0
+          // Whether any attempt may have reached the server: what makes a single-use grant spent.
+          let reached = false
+          const received = Effect.flatMap(
+            httpClient.execute(request),
+            (response) => {
+              // Read once: a transport may build the record anew on every read (undici's does).
+              const headers = response.headers
+              return readBody(response, headers, maxBodyBytes, (body, oversized): Response => ({
+                operation,
+                status: response.status,
+                headers,
+                body,
+                oversized,
+                clockOffset: clockOffset(headers, clock.unsafeCurrentTimeMillis())
+              }))
             }
-            // One attempt: sent and read, classified, and a throttle or server-error status made a
-            // failure (a candidate for retry), within the attempt timeout.
-            const sent = Effect.matchCauseEffect(exchange, {
-              onFailure: (cause): Effect.Effect<never, AttemptFailure> => {
-                const failure = Cause.failureOption(cause)
-                if (Option.isSome(failure)) return Effect.fail(classifyRequestError(failure.value, transport))
-                // A transport that throws instead of failing (node:http on a bad scheme) still ends typed.
-                const defect = Cause.dieOption(cause)
-                return Option.isSome(defect)
-                  ? Effect.fail(
-                    classify(errorCode(defect.value), "the HTTP client failed unexpectedly", false, transport)
-                  )
-                  : Effect.failCause(Cause.stripFailures(cause))
-              },
-              onSuccess: (response) => {
-                if (
-                  !RetryPolicy.isThrottleStatus(response.status) && !RetryPolicy.isServerErrorStatus(response.status)
-                ) {
-                  return Effect.succeed(response)
+          )
+          // Query parameters of token endpoints can carry secrets (an API key): keep such URLs out
+          // of the platform's spans. The `effect-auth.http` span around each call still records it.
+          const sent = Effect.matchCauseEffect(
+            request.urlParams.length > 0
+              ? Effect.locally(received, HttpClient.currentTracerDisabledWhen, () => true)
+              : received,
+            classified
+          )
+          // One attempt: sent and read, classified, and a throttle or server-error status made a
+          // failure (a candidate for retry), within the attempt timeout.
+          const attempt = Effect.suspend((): Effect.Effect<Response, AttemptFailure> => {
+            attempts++
+            if (invalid !== undefined) return Effect.fail(transportFailure("InvalidRequest", invalid))
+            return catchFailure(
+              Number.isFinite(timeoutMillis)
+                ? timeout(sent, timer, clock.unsafeCurrentTimeMillis() + timeoutMillis, timedOut)
+                : sent,
+              (failure) => {
+                // An answer, a reset or a timeout: the request may have been acted on.
+                if (failure._tag === "Status" || failure.reason === "Reset" || failure.reason === "Timeout") {
+                  reached = true
                 }
-                reached = true
-                return Effect.fail<AttemptFailure>({
-                  _tag: "Status",
-                  status: response.status,
-                  retryAfter: response.headers["retry-after"],
-                  response
-                })
-              }
-            })
-            const onTimeout = () => transport("Timeout", timeoutDescription)
-            const attempt = Effect.suspend((): Effect.Effect<Response, AttemptFailure> => {
-              attempts++
-              if (invalid !== undefined) return Effect.fail(transport("InvalidRequest", invalid))
-              return Number.isFinite(timeoutMillis)
-                ? timeout(sent, timer, clock.unsafeCurrentTimeMillis() + timeoutMillis, onTimeout)
-                : sent
-            })
-            // A retryable status that outlasted the policy is still an answer: the table decides.
-            const settle = (failure: AttemptFailure): Effect.Effect<Response, AuthError.TransportError> =>
-              failure._tag === "Status" ? Effect.succeed(failure.response) : Effect.fail(
-                new AuthError.TransportError({
-                  operation,
-                  reason: failure.reason,
-                  attempts,
-                  mayHaveReachedServer: reached,
-                  description: failure.description
-                })
-              )
-            return Effect.flatMap(
-              // The retry schedule is built only once a first attempt failed, and sees that failure
-              // as it would have, without sending it again.
-              Effect.catchAll(attempt, (first) => {
-                if (!RetryPolicy.isRetryable(grant, first) || retry.maxAttempts <= 1) return settle(first)
-                let pending: AttemptFailure | undefined = first
-                const again = Effect.suspend(() => {
-                  const failure = pending
-                  pending = undefined
-                  return failure === undefined ? attempt : Effect.fail(failure)
-                })
-                return Effect.catchAll(Effect.retry(again, RetryPolicy.schedule(retry, grant, startedAt)), settle)
-              }),
-              (response) => {
-                span.attribute("http.response.status_code", response.status)
-                span.attribute("effect-auth.attempts", attempts)
-                return handle(definition, {
-                  ...response,
-                  clockOffset: clockOffset(response.headers, clock.unsafeCurrentTimeMillis())
-                })
+                return Effect.fail(failure)
               }
             )
-          }).pipe(within(Context.add(requestInit, Tracer.ParentSpan, span))))
+          })
+          return Effect.flatMap(
+            // The retry schedule is built only once a first attempt failed, and sees that failure
+            // as it would have, without sending it again.
+            catchFailure(attempt, (first) => {
+              if (!RetryPolicy.isRetryable(grant, first) || retry.maxAttempts <= 1) {
+                return settle(first, operation, attempts, reached)
+              }
+              let pending: AttemptFailure | undefined = first
+              const again = Effect.suspend(() => {
+                const failure = pending
+                pending = undefined
+                return failure === undefined ? attempt : Effect.fail(failure)
+              })
+              return catchFailure(
+                Effect.retry(again, RetryPolicy.schedule(retry, grant, startedAt)),
+                (last) => settle(last, operation, attempts, reached)
+              )
+            }),
+            (response) => {
+              span.attribute("http.response.status_code", response.status)
+              span.attribute("effect-auth.attempts", attempts)
+              return handle(definition, response)
+            }
+          )
+        })
       })
     return { baseUrl, execute }
   })
@@ -373,7 +353,10 @@ export const decode = <A, I, B, E = never>(
   schema: Schema.Schema<A, I, never>,
   f: (body: A, response: Response) => Effect.Effect<B, E>
 ): Handler<B, E | AuthError.MalformedResponse> =>
-(response) => Effect.flatMap(decodeJson(response, schema), (body) => f(body, response))
+(response) => {
+  const decoded = decodeBody(response, schema)
+  return Either.isRight(decoded) ? f(decoded.right, response) : Effect.fail(decoded.left)
+}
 
 /**
  * A handler that decodes a JSON body with `schema` and fails with the error `f` builds from it.
@@ -384,8 +367,7 @@ export const decode = <A, I, B, E = never>(
 export const fail = <A, I, E>(
   schema: Schema.Schema<A, I, never>,
   f: (body: A, response: Response) => E
-): Handler<never, E | AuthError.MalformedResponse> =>
-(response) => Effect.flatMap(decodeJson(response, schema), (body) => Effect.fail(f(body, response)))
+): Handler<never, E | AuthError.MalformedResponse> => decode(schema, (body, response) => Effect.fail(f(body, response)))
 
 /**
  * Decodes a response body as JSON of `schema`. Failures describe where the body is wrong, never
@@ -397,22 +379,38 @@ export const fail = <A, I, E>(
 export const decodeJson = <A, I>(
   response: Response,
   schema: Schema.Schema<A, I, never>
-): Effect.Effect<A, AuthError.MalformedResponse> => {
-  const malformed = (description: string) =>
-    Effect.fail(
-      new AuthError.MalformedResponse({ operation: response.operation, status: response.status, description })
-    )
-  if (response.oversized) return malformed("the body exceeds the size limit")
-  if (response.body.trim() === "") return malformed("the body is empty")
+): Effect.Effect<A, AuthError.MalformedResponse> => decodeBody(response, schema)
+
+// -----------------------------------------------------------------------------
+// internal
+// -----------------------------------------------------------------------------
+
+const malformed = (response: Response, description: string) =>
+  Either.left(new AuthError.MalformedResponse({ operation: response.operation, status: response.status, description }))
+
+/**
+ * What `decodeJson` does, as an `Either` (which is an effect too): the handlers go on to the
+ * provider's function without a step.
+ */
+const decodeBody = <A, I>(
+  response: Response,
+  schema: Schema.Schema<A, I, never>
+): Either.Either<A, AuthError.MalformedResponse> => {
+  if (response.oversized) return malformed(response, "the body exceeds the size limit")
+  if (response.body.trim() === "") return malformed(response, "the body is empty")
   let json: unknown
   try {
     json = JSON.parse(response.body)
   } catch {
     const contentType = response.headers["content-type"]
-    return malformed(`the body is not JSON${contentType === undefined ? "" : ` (content-type ${contentType})`}`)
+    return malformed(
+      response,
+      `the body is not JSON${contentType === undefined ? "" : ` (content-type ${contentType})`}`
+    )
   }
   const decoded = Schema.decodeUnknownEither(schema, { errors: "all" })(json)
-  return Either.isRight(decoded) ? Effect.succeed(decoded.right) : malformed(
+  return Either.isRight(decoded) ? Either.right(decoded.right) : malformed(
+    response,
     // A union reports one issue per member, which read the same once values are left out.
     Array.from(
       new Set(
@@ -432,38 +430,70 @@ export const decodeJson = <A, I>(
   )
 }
 
-// -----------------------------------------------------------------------------
-// internal
-// -----------------------------------------------------------------------------
-
 const withRedactedNames = extendWith(Scrubber.redactedHeaderNames)
 
 /**
- * Runs `effect` with `services` added to the context (the span as the parent of the platform's,
- * and `RequestInit`), and with every header that can carry a credential recorded as `<redacted>`
- * by the platform's `http.client` span, including a `Location` with a code and a `Set-Cookie`
- * (what `Scrubber.withRedactedHeaders` does). Both are set and restored in one step, at a
- * fraction of what two `Effect.locally` cost.
+ * Runs `body` in the `effect-auth.http` span (what `Effect.useSpan` does), with the span as the
+ * parent of the platform's, the client's `RequestInit` added to the context (by `services`), and
+ * every header that can carry a credential recorded as `<redacted>` by the platform's
+ * `http.client` span, including a `Location` with a code and a `Set-Cookie` (what
+ * `Scrubber.withRedactedHeaders` does). The context and the names are set in one step and
+ * restored in one, and the span ends in the same uninterruptible step: a fraction of what
+ * `Effect.useSpan` and two `Effect.locally` cost.
  */
-const within = (services: Context.Context<never>) => <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.withFiberRuntime((fiber) => {
-    const context = fiber.currentContext
-    const names = fiber.getFiberRef(Headers.currentRedactedNames)
-    const set = (context: Context.Context<never>, names: ReadonlyArray<string | RegExp>) =>
-      Effect.updateFiberRefs((fiberId, refs) =>
-        FiberRefs.updateAs(FiberRefs.updateAs(refs, { fiberId, fiberRef: FiberRef.currentContext, value: context }), {
-          fiberId,
-          fiberRef: Headers.currentRedactedNames,
-          value: names
-        })
-      )
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.zipRight(
-        set(Context.merge(context, services), withRedactedNames(names)),
-        Effect.flatMap(Effect.exit(restore(effect)), (exit) => Effect.zipRight(set(context, names), exit))
-      )
-    )
-  })
+const traced = <A, E>(
+  options: Tracer.SpanOptions,
+  services: (context: Context.Context<never>) => Context.Context<never>,
+  body: (span: Tracer.Span, clock: Clock.Clock) => Effect.Effect<A, E>
+): Effect.Effect<A, E> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.makeSpan("effect-auth.http", options), (span) =>
+      Effect.withFiberRuntime((fiber) => {
+        const context = fiber.currentContext
+        const names = fiber.getFiberRef(Headers.currentRedactedNames)
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+        return Effect.zipRight(
+          set(Context.add(services(context), Tracer.ParentSpan, span), withRedactedNames(names)),
+          Effect.flatMap(
+            Effect.catchAllCause(restore(body(span, clock)), (cause) => {
+              end(span, Exit.failCause(cause), clock, timing)
+              return Effect.zipRight(set(context, names), Effect.failCause(cause))
+            }),
+            (value) => {
+              end(span, Exit.succeed(value), clock, timing)
+              return Effect.as(set(context, names), value)
+            }
+          )
+        )
+      }))
+  )
+
+/** Ends `span` as `Effect.useSpan` does: once, at the clock's time unless timing is off. */
+const end = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, clock: Clock.Clock, timing: boolean): void => {
+  if (span.status._tag !== "Ended") span.end(timing ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
+}
+
+/**
+ * `Effect.catchAll` in one step: `catchAll` is a match, which costs a step on success too; a
+ * failure handler alone costs none. A failure is then handled by `catchAll` itself.
+ */
+const catchFailure = <A, E, A2, E2>(
+  self: Effect.Effect<A, E>,
+  f: (error: E) => Effect.Effect<A2, E2>
+): Effect.Effect<A | A2, E2> => Effect.catchAllCause(self, (cause) => Effect.catchAll(Effect.failCause(cause), f))
+
+/** `Effect.mapError` in one step, as `catchFailure` is for `Effect.catchAll`. */
+const mapFailure = <A, E, E2>(self: Effect.Effect<A, E>, f: (error: E) => E2): Effect.Effect<A, E2> =>
+  Effect.catchAllCause(self, (cause) => Effect.mapError(Effect.failCause(cause), f))
+
+/** Sets the fiber's context and redacted header names in one step. */
+const set = (context: Context.Context<never>, names: ReadonlyArray<string | RegExp>) =>
+  Effect.updateFiberRefs((fiberId, refs) =>
+    FiberRefs.updateManyAs(refs, {
+      entries: [[FiberRef.currentContext, [[fiberId, context]]], [Headers.currentRedactedNames, [[fiberId, names]]]]
+    })
+  )
 
 /** A throttle or server-error status, a candidate for retry. */
 interface StatusFailure {
@@ -482,7 +512,48 @@ interface TransportFailure {
 
 type AttemptFailure = StatusFailure | TransportFailure
 
-type Classified = (reason: TransportFailure["reason"], description: string) => TransportFailure
+/**
+ * How an exchange ends as an attempt: a transport failure classified, and a throttle or
+ * server-error status made a failure (a candidate for retry).
+ */
+const classified = {
+  onFailure: (cause: Cause.Cause<HttpClientError.HttpClientError>): Effect.Effect<never, AttemptFailure> => {
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) return Effect.fail(classifyRequestError(failure.value))
+    // A transport that throws instead of failing (node:http on a bad scheme) still ends typed.
+    const defect = Cause.dieOption(cause)
+    return Option.isSome(defect)
+      ? Effect.fail(classify(errorCode(defect.value), "the HTTP client failed unexpectedly", false))
+      : Effect.failCause(Cause.stripFailures(cause))
+  },
+  onSuccess: (response: Response): Effect.Effect<Response, AttemptFailure> =>
+    !RetryPolicy.isThrottleStatus(response.status) && !RetryPolicy.isServerErrorStatus(response.status)
+      ? Effect.succeed(response)
+      : Effect.fail({ _tag: "Status", status: response.status, retryAfter: response.headers["retry-after"], response })
+}
+
+/** How the last attempt ends the call: a retryable status that outlasted the policy is still an answer. */
+const settle = (
+  failure: AttemptFailure,
+  operation: string,
+  attempts: number,
+  mayHaveReachedServer: boolean
+): Effect.Effect<Response, AuthError.TransportError> =>
+  failure._tag === "Status" ? Effect.succeed(failure.response) : Effect.fail(
+    new AuthError.TransportError({
+      operation,
+      reason: failure.reason,
+      attempts,
+      mayHaveReachedServer,
+      description: failure.description
+    })
+  )
+
+const transportFailure = (reason: TransportFailure["reason"], description: string): TransportFailure => ({
+  _tag: "Transport",
+  reason,
+  description
+})
 
 /** The first `code` found along an error's chain of causes. */
 const errorCode = (error: unknown): string => {
@@ -500,21 +571,21 @@ const errorCode = (error: unknown): string => {
  * was sent, nothing will be), a request the transport refused to send (node:http, undici), a
  * connection that was never established (nothing reached the server), or a reset.
  */
-const classify = (code: string, fallback: string, sent: boolean, make: Classified): TransportFailure =>
+const classify = (code: string, fallback: string, sent: boolean): TransportFailure =>
   /^(UND_ERR_(DESTROYED|CLOSED)|ERR_HTTP2_INVALID_SESSION)$/.test(code)
-    ? make("Closed", `the HTTP client was closed (${code}): provide its layer where the service is used`)
+    ? transportFailure("Closed", `the HTTP client was closed (${code}): provide its layer where the service is used`)
     : /^(ERR_(INVALID_(PROTOCOL|CHAR|HTTP_TOKEN|URL)|UNESCAPED_CHARACTERS)|UND_ERR_INVALID_ARG)$/.test(code)
-    ? make("InvalidRequest", `the transport refused the request (${code})`)
+    ? transportFailure("InvalidRequest", `the transport refused the request (${code})`)
     : !sent && /^(E(CONNREFUSED|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH)|UND_ERR_CONNECT_TIMEOUT)$/.test(code)
-    ? make("Connect", code)
-    : make("Reset", code || fallback)
+    ? transportFailure("Connect", code)
+    : transportFailure("Reset", code || fallback)
 
-const classifyRequestError = (error: HttpClientError.HttpClientError, make: Classified): TransportFailure =>
+const classifyRequestError = (error: HttpClientError.HttpClientError): TransportFailure =>
   error._tag === "RequestError" && error.reason !== "Transport"
-    ? make("InvalidRequest", `the request could not be built (${error.reason})`)
+    ? transportFailure("InvalidRequest", `the request could not be built (${error.reason})`)
     : error._tag === "ResponseError"
-    ? classify(errorCode(error.cause), "the response was cut off", true, make)
-    : classify(errorCode(error.cause), "the connection failed", false, make)
+    ? classify(errorCode(error.cause), "the response was cut off", true)
+    : classify(errorCode(error.cause), "the connection failed", false)
 
 /**
  * The first header that no transport would send, if any: found before sending, it is an
@@ -536,13 +607,15 @@ const invalidHeader = (headers: Headers.Headers): string | undefined => {
  * empty. A body that declares a length within the limit is read whole, which costs a fraction of
  * streaming it; any other body is streamed and cut off at the limit.
  */
-const readBody = (
+const readBody = <A>(
   response: HttpClientResponse.HttpClientResponse,
-  limit: number
-): Effect.Effect<readonly [string, boolean], HttpClientError.ResponseError> => {
-  const declared = Number(response.headers["content-length"])
+  headers: Headers.Headers,
+  limit: number,
+  f: (body: string, oversized: boolean) => A
+): Effect.Effect<A, HttpClientError.ResponseError> => {
+  const declared = Number(headers["content-length"])
   if (Number.isInteger(declared) && declared >= 0 && declared <= limit) {
-    return Effect.map(response.text, (body) => [body, false])
+    return Effect.map(response.text, (body) => f(body, false))
   }
   const decoder = new TextDecoder()
   return response.stream.pipe(
@@ -554,8 +627,8 @@ const readBody = (
         size + chunk.length
       ]
     ),
-    Effect.map(([text, size]) => [text + decoder.decode(), size > limit] as const),
-    Effect.catchIf((error) => error.reason === "EmptyBody", () => Effect.succeed(["", false] as const))
+    Effect.map(([text, size]) => f(text + decoder.decode(), size > limit)),
+    Effect.catchIf((error) => error.reason === "EmptyBody", () => Effect.succeed(f("", false)))
   )
 }
 
@@ -577,6 +650,10 @@ const scrubResponse = (response: Response, scrubber: Scrubber.Scrubber): Respons
   )
 })
 
+/** The scrubber of the call's request: built only on the paths that need it. */
+const scrubberOf = (definition: Definition<Responses>): Scrubber.Scrubber =>
+  Scrubber.fromRequest(definition.request, definition.secrets)
+
 /**
  * Runs the handler of the response's status, or builds `UnexpectedStatus`. Secrets by
  * construction: an error status's handler sees a scrubbed response, and whatever error any
@@ -587,19 +664,20 @@ const handle = <R extends Responses>(
   definition: Definition<R>,
   response: Response
 ): Effect.Effect<Success<R>, Failure<R> | AuthError.UnexpectedStatus> => {
-  let cached: Scrubber.Scrubber | undefined
-  const scrubber = () => cached ??= Scrubber.fromRequest(definition.request, definition.secrets)
   const { status } = response
   if (Object.hasOwn(definition.responses, status)) {
     // `Success<R>` and `Failure<R>` are the unions over every handler of the table, so whichever
     // handler the status selects, its value and error belong to them. The compiler cannot index a
     // mapped type by a runtime number, hence the one assertion here.
-    const handled = definition.responses[status](
-      status >= 400 ? scrubResponse(response, scrubber()) : response
-    ) as Effect.Effect<Success<R>, Failure<R>>
-    return Effect.mapError(handled, (error) => scrubber().value(error))
+    const handler = definition.responses[status] as Handler<Success<R>, Failure<R>>
+    if (status < 400) {
+      return mapFailure(handler(response), (error) => scrubberOf(definition).value(error))
+    }
+    const scrubber = scrubberOf(definition)
+    return mapFailure(handler(scrubResponse(response, scrubber)), (error) => scrubber.value(error))
   }
-  const scrubbed = scrubResponse(response, scrubber())
+  const scrubber = scrubberOf(definition)
+  const scrubbed = scrubResponse(response, scrubber)
   // A short, single-line excerpt of the scrubbed body.
   const text = scrubbed.body.replace(/\s+/g, " ").trim()
   return Effect.fail(

@@ -3,6 +3,9 @@ import * as Endpoint from "@effect-auth/core/Endpoint"
 import type * as RetryPolicy from "@effect-auth/core/RetryPolicy"
 import * as FakeServer from "@effect-auth/testing/FakeServer"
 import * as Fault from "@effect-auth/testing/Fault"
+import * as SpanRecorder from "@effect-auth/testing/SpanRecorder"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as Headers from "@effect/platform/Headers"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -10,11 +13,14 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -432,5 +438,88 @@ describe("Endpoint types", () => {
         // @ts-expect-error the endpoint cannot fail with a tag its table does not name
         Effect.catchTags({ RefreshTokenExpired: () => Effect.succeed("impossible") })
       )
+    }))
+})
+
+describe("Endpoint span and fiber settings", () => {
+  it.effect("a call is an effect-auth.http span under the caller's, parent of the platform's, ended with the call's exit; the caller's context and redacted names are back afterwards", () =>
+    Effect.gen(function*() {
+      const { call } = yield* setup()
+      const namesBefore = yield* FiberRef.get(Headers.currentRedactedNames)
+      const { exit, spans } = yield* SpanRecorder.record(
+        Effect.gen(function*() {
+          const token = yield* call("replayable")
+          const denied = yield* Effect.exit(call("replayable", "/denied"))
+          return {
+            token,
+            denied,
+            parent: yield* Effect.currentSpan,
+            names: yield* FiberRef.get(Headers.currentRedactedNames),
+            requestInit: yield* Effect.serviceOption(FetchHttpClient.RequestInit)
+          }
+        }).pipe(Effect.withSpan("caller"))
+      )
+      assert.isTrue(Exit.isSuccess(exit))
+      if (!Exit.isSuccess(exit)) return
+      const { denied, names, parent, requestInit, token } = exit.value
+      assert.strictEqual(token, "issued-token")
+      assert.isTrue(Exit.isFailure(denied))
+      // Back to the caller's: its span, its names (the same list), no `RequestInit` of ours.
+      assert.strictEqual(parent.name, "caller")
+      assert.strictEqual(names, namesBefore)
+      assert.isTrue(Option.isNone(requestInit))
+
+      const caller = spans.find((span) => span.name === "caller")!
+      const ours = spans.filter((span) => span.name === "effect-auth.http")
+      const http = spans.filter((span) => span.name.startsWith("http.client"))
+      assert.strictEqual(ours.length, 2)
+      assert.strictEqual(http.length, 2)
+      for (const [i, span] of ours.entries()) {
+        assert.strictEqual(span.kind, "client")
+        assert.strictEqual(Option.getOrUndefined(span.parent)?.spanId, caller.spanId)
+        assert.strictEqual(Option.getOrUndefined(http[i].parent)?.spanId, span.spanId)
+        assert.strictEqual(span.attributes.get("effect-auth.provider"), "test")
+        assert.strictEqual(span.attributes.get("effect-auth.operation"), "test.token")
+        assert.strictEqual(span.attributes.get("http.request.method"), "POST")
+        assert.strictEqual(span.attributes.get("effect-auth.attempts"), 1)
+      }
+      assert.strictEqual(ours[0].attributes.get("url.path"), "/token")
+      assert.strictEqual(ours[1].attributes.get("url.path"), "/denied")
+      assert.strictEqual(ours[0].attributes.get("http.response.status_code"), 200)
+      assert.strictEqual(ours[1].attributes.get("http.response.status_code"), 400)
+      const [first, second] = ours.map((span) => span.status)
+      assert.isTrue(first._tag === "Ended" && Exit.isSuccess(first.exit))
+      assert.isTrue(second._tag === "Ended" && Exit.isFailure(second.exit))
+    }))
+
+  it.effect("an interrupted call ends its span and leaves the fiber's context and names as they were", () =>
+    Effect.gen(function*() {
+      const { call, server } = yield* setup({ retry: { maxAttempts: 1 } })
+      yield* server.inject(Fault.delay("30 seconds"))
+      const namesBefore = yield* FiberRef.get(Headers.currentRedactedNames)
+      const contextBefore = yield* Effect.context<never>()
+      let after: readonly [ReadonlyArray<string | RegExp>, Context.Context<never>] | undefined
+      const { spans } = yield* SpanRecorder.record(
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(
+            // Runs on the call's fiber once the call is interrupted.
+            Effect.onInterrupt(call("replayable"), () =>
+              Effect.map(
+                Effect.all([FiberRef.get(Headers.currentRedactedNames), Effect.context<never>()]),
+                (settings) => {
+                  after = settings
+                }
+              ))
+          )
+          yield* TestClock.adjust("1 second")
+          yield* Fiber.interrupt(fiber)
+        })
+      )
+      const ours = spans.filter((span) => span.name === "effect-auth.http")
+      assert.strictEqual(ours.length, 1)
+      assert.isTrue(ours[0].status._tag === "Ended" && Exit.isInterrupted(ours[0].status.exit))
+      assert.isDefined(after)
+      assert.strictEqual(after![0], namesBefore)
+      assert.strictEqual(after![1], contextBefore)
     }))
 })

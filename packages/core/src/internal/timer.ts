@@ -8,7 +8,6 @@ import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
@@ -36,6 +35,17 @@ export class Deadline implements Entry {
   /** Whether the attempt ended: a deadline that falls due after that interrupts nothing. */
   settled = false
   constructor(readonly at: number, readonly fiber: Fiber.RuntimeFiber<unknown, unknown>) {}
+
+  /**
+   * Marks the attempt ended, and tells whether it ends as a timeout: the deadline fired and so
+   * interrupted the fiber, and no one else did (a caller's interruption goes on). The deadline's
+   * interruption is then the only one in the fiber's interrupted cause.
+   */
+  settle(): boolean {
+    this.settled = true
+    return this.expired &&
+      HashSet.size(Cause.interruptors(this.fiber.getFiberRef(FiberRef.interruptedCause))) <= 1
+  }
 
   fire(): Effect.Effect<void> {
     return Effect.sync(() => {
@@ -202,43 +212,63 @@ export const timeout = <A, E, E2>(
   timer: Timer,
   at: number,
   onTimeout: () => E2
-): Effect.Effect<A, E | E2> => {
-  const timed = Effect.withFiberRuntime<A, E | E2>((fiber) => {
-    const deadline = new Deadline(at, fiber)
-    const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | E2> => {
-      deadline.settled = true
-      const cancel = timer.cancel(deadline)
-      // A deadline that fired has interrupted the fiber before this step ran: its interruption is
-      // in the fiber's interrupted cause, alone unless the caller was interrupted as well.
-      if (!deadline.expired || HashSet.size(Cause.interruptors(fiber.getFiberRef(FiberRef.interruptedCause))) > 1) {
-        return Effect.zipRight(cancel, exit)
-      }
-      const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) ? Effect.fail(onTimeout()) : exit
-      return Effect.zipRight(Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty)), outcome)
-    }
-    // Added within the mask, so that a deadline already due still ends as `onTimeout()`.
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.zipRight(
-        timer.add(deadline),
-        Effect.matchCauseEffect(restore(effect), {
-          onFailure: (cause) => settle(Exit.failCause(cause)),
-          onSuccess: (value) => settle(Exit.succeed(value))
-        })
-      )
-    )
-  })
-  return Effect.withFiberRuntime((fiber) => {
+): Effect.Effect<A, E | E2> =>
+  Effect.withFiberRuntime<A, E | E2>((fiber) => {
     // Effect 3's fiber keeps its children in `_children`; `fiber.children` would ask the fiber
     // through its mailbox, which costs a deferred and a message on every attempt.
     const children = (fiber as { readonly _children?: ReadonlySet<unknown> | null })._children
-    const inChild = () => Effect.flatMap(Effect.fork(timed), Fiber.join)
     return children === undefined
-      ? Effect.flatMap(fiber.children, (all) => all.length > 0 ? inChild() : timed)
+      ? Effect.flatMap(fiber.children, (all) =>
+        all.length > 0
+          ? inChild(effect, timer, at, onTimeout)
+          : Effect.withFiberRuntime<A, E | E2>((fiber) => timed(effect, timer, at, onTimeout, fiber)))
       : children !== null && children.size > 0
-      ? inChild()
-      : timed
+      ? inChild(effect, timer, at, onTimeout)
+      : timed(effect, timer, at, onTimeout, fiber)
   })
+
+const inChild = <A, E, E2>(effect: Effect.Effect<A, E>, timer: Timer, at: number, onTimeout: () => E2) =>
+  Effect.flatMap(
+    Effect.fork(
+      Effect.withFiberRuntime<A, E | E2>((fiber) => timed(effect, timer, at, onTimeout, fiber))
+    ),
+    Fiber.join
+  )
+
+/** `effect` on `fiber` (the one running this), which its deadline interrupts. */
+const timed = <A, E, E2>(
+  effect: Effect.Effect<A, E>,
+  timer: Timer,
+  at: number,
+  onTimeout: () => E2,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>
+): Effect.Effect<A, E | E2> => {
+  const deadline = new Deadline(at, fiber)
+  // Added within the mask, so that a deadline already due still ends as `onTimeout()`.
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.zipRight(
+      timer.add(deadline),
+      Effect.flatMap(
+        Effect.catchAllCause(
+          restore(effect),
+          (cause): Effect.Effect<never, E | E2> =>
+            deadline.settle()
+              ? Effect.zipRight(cleared(timer.cancel(deadline)), Effect.fail(onTimeout()))
+              : Effect.zipRight(timer.cancel(deadline), Effect.failCause(cause))
+        ),
+        // An attempt that succeeded as its deadline fell due keeps its value.
+        (value) =>
+          deadline.settle()
+            ? Effect.as(cleared(timer.cancel(deadline)), value)
+            : Effect.as(timer.cancel(deadline), value)
+      )
+    )
+  )
 }
+
+/** `cancel`, and the deadline's interruption cleared from the fiber, which goes on uninterrupted. */
+const cleared = (cancel: Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.zipRight(cancel, FiberRef.set(FiberRef.interruptedCause, Cause.empty))
 
 const timers = globalValue(Symbol.for("@effect-auth/core/timers"), () => new WeakMap<Clock.Clock, Timer>())
 
