@@ -189,7 +189,7 @@ const apiDelayMs = 20
  * @since 0.1.0
  */
 export const run = async (context: Scenario.Context): Promise<Scenario.Result> => {
-  const total = context.quick ? 1_000 : 10_000
+  const total = context.quick ? 300 : 10_000
   const concurrency = 64
   const rounds = context.quick ? 1 : 3
   const candidates: ReadonlyArray<Candidate> = [
@@ -206,7 +206,7 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
 
   // The same against an API that takes a few milliseconds, as real ones do: fewer requests and
   // candidates, since each run is bound by the server's delay.
-  const slowTotal = context.quick ? 500 : 2_000
+  const slowTotal = context.quick ? 200 : 2_000
   const slowRounds = context.quick ? 1 : 2
   await context.server.config({ apiDelayMs })
   const slow = await measure(

@@ -187,7 +187,7 @@ const timerOrder = async (count: number, order: Order) => {
  * @since 0.1.0
  */
 export const run = async (context: Scenario.Context): Promise<Scenario.Result> => {
-  const idleCount = context.quick ? 1_000 : 10_000
+  const idleCount = context.quick ? 500 : 10_000
   const spreadCount = context.quick ? 200 : 1_000
   const jitterMs = 1_000
 
@@ -252,7 +252,7 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
   const unjittered = others[0]
   const bare = others[1]
   context.log("  logins per second the client can send")
-  const rates = await loginRates(context, context.quick ? 300 : 2_000)
+  const rates = await loginRates(context, context.quick ? 100 : 2_000)
   const endpointRate = rates[0].perSecond
   const bareRate = rates[1].perSecond
 
