@@ -14,6 +14,7 @@ import { dual } from "effect/Function"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as AuthSession from "./AuthSession.js"
+import { lastOf } from "./internal/names.js"
 import * as Scrubber from "./Scrubber.js"
 
 /**
@@ -131,33 +132,45 @@ export const withSession: {
     client: HttpClient.HttpClient.With<E2, R>,
     session: AuthSession.AuthSession<E, unknown>,
     options?: Options
-  ): HttpClient.HttpClient.With<E2 | E | AuthSession.SessionClosed, R> => {
-    const isExpired = options?.isExpired
-    // The session's token for this attempt; when the response rejects it (and `retry`), the
-    // session is told that exactly this token is dead, and the request goes once more.
-    const send = (
-      request: HttpClientRequest.HttpClientRequest,
-      retry: boolean
-    ): Effect.Effect<HttpClientResponse.HttpClientResponse, E2 | E | AuthSession.SessionClosed, R> =>
-      Effect.flatMap(session.token, (tokens) =>
-        Effect.flatMap(
-          client.execute(HttpClientRequest.bearerToken(request, tokens.accessToken)),
-          (response) =>
-            retry && (response.status === 401 || isExpired?.(response))
-              ? discard(response).pipe(
-                Effect.zipRight(session.invalidate(tokens)),
-                Effect.zipRight(send(request, false))
-              )
-              : Effect.succeed(response)
-        ))
-    return HttpClient.makeWith<never, never, E2 | E | AuthSession.SessionClosed, R>(
-      // Spans of these calls record credential headers (ours, and what the API answers with,
-      // such as a `Location` carrying a code) as `<redacted>`.
-      Effect.flatMap((request) => Scrubber.withRedactedHeaders(send(request, true))),
-      Effect.succeed
-    )
-  }
+  ): HttpClient.HttpClient.With<E2 | E | AuthSession.SessionClosed, R> =>
+    authenticate(client, session, options?.isExpired, Effect.succeed)
 )
+
+/**
+ * `client` authenticated by `session` as `withSession` describes, with `preprocess` run on each
+ * request first: one client object, where stacking `withSession` and a `mapRequestInputEffect`
+ * builds two. A provider session holds one for as long as it lives, so what it keeps counts.
+ */
+const authenticate = <E2, R, E, EP>(
+  client: HttpClient.HttpClient.With<E2, R>,
+  session: AuthSession.AuthSession<E, unknown>,
+  isExpired: Options["isExpired"],
+  preprocess: HttpClient.HttpClient.Preprocess<EP, never>
+): HttpClient.HttpClient.With<E2 | E | EP | AuthSession.SessionClosed, R> => {
+  // The session's token for this attempt; when the response rejects it (and `retry`), the
+  // session is told that exactly this token is dead, and the request goes once more.
+  const send = (
+    request: HttpClientRequest.HttpClientRequest,
+    retry: boolean
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E2 | E | AuthSession.SessionClosed, R> =>
+    Effect.flatMap(session.token, (tokens) =>
+      Effect.flatMap(
+        client.execute(HttpClientRequest.bearerToken(request, tokens.accessToken)),
+        (response) =>
+          retry && (response.status === 401 || isExpired?.(response))
+            ? discard(response).pipe(
+              Effect.zipRight(session.invalidate(tokens)),
+              Effect.zipRight(send(request, false))
+            )
+            : Effect.succeed(response)
+      ))
+  return HttpClient.makeWith(
+    // Spans of these calls record credential headers (ours, and what the API answers with, such
+    // as a `Location` carrying a code) as `<redacted>`.
+    Effect.flatMap((request) => Scrubber.withRedactedHeaders(send(request, true))),
+    preprocess
+  )
+}
 
 /** The origin of a URL, or `undefined` when it is relative (no scheme). */
 const originOf = (url: string): string | undefined => {
@@ -167,6 +180,9 @@ const originOf = (url: string): string | undefined => {
     return undefined
   }
 }
+
+/** The origin a client bound to `baseUrl` sends to, computed once for the sessions of one base URL. */
+const expectedOrigin = lastOf((baseUrl: string): string => originOf(baseUrl) ?? baseUrl)
 
 /**
  * The `HttpClient` in context, bound to a provider's `baseUrl` and authenticated by `session`
@@ -183,18 +199,17 @@ export const make = <E>(
   options: Options & { readonly baseUrl: string }
 ): Effect.Effect<HttpClient.HttpClient.With<ClientError<E>>, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
-    const expected = originOf(options.baseUrl) ?? options.baseUrl
-    return client.pipe(
-      withSession(session, options),
-      // Runs before the session is asked for a token, so a refused request neither carries nor
-      // costs one.
-      HttpClient.mapRequestInputEffect((request) => {
-        const requested = originOf(request.url)
-        return requested === undefined || requested === expected
-          ? Effect.succeed(requested ? request : HttpClientRequest.prependUrl(request, options.baseUrl))
-          : Effect.fail(new ForeignOrigin({ expected, requested }))
-      })
-    )
+    // The base URL alone is kept, not the options; its origin is shared by the sessions of a provider.
+    const baseUrl = options.baseUrl
+    const expected = expectedOrigin(baseUrl)
+    // Runs before the session is asked for a token, so a refused request neither carries nor
+    // costs one.
+    return authenticate(client, session, options.isExpired, (request) => {
+      const requested = originOf(request.url)
+      return requested === undefined || requested === expected
+        ? Effect.succeed(requested ? request : HttpClientRequest.prependUrl(request, baseUrl))
+        : Effect.fail(new ForeignOrigin({ expected, requested }))
+    })
   })
 
 /**
