@@ -8,7 +8,8 @@
  * below: a key derived from its credentials, its login built when it runs, `AuthSession.lazy`
  * over a function of the module, the service and the credentials), with that token as `initial`,
  * all in one scope, then again each in a scope of its own; the authenticated client a provider
- * builds over its session is not part of it. The credentials are the application's, made before
+ * builds over its session is not part of that figure, and is measured with it in a row of its own
+ * (`sessionWithClient`). The credentials are the application's, made before
  * the measurement. badgateway: an `OAuth2Fetch` that fetched its token (from a
  * local `getNewToken`), which is when it arms its refresh timer.
  *
@@ -17,6 +18,7 @@
 import { OAuth2Client, OAuth2Fetch } from "@badgateway/oauth2-client"
 import * as AuthSession from "@effect-auth/core/AuthSession"
 import * as Endpoint from "@effect-auth/core/Endpoint"
+import * as SessionClient from "@effect-auth/core/SessionClient"
 import * as TokenSet from "@effect-auth/core/TokenSet"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
@@ -42,6 +44,12 @@ export interface Figures {
   readonly loginEffect: number
   /** A session as the provider sessions build one (`providerSession`), its own token, one scope for all. */
   readonly session: number
+  /**
+   * `session` with the authenticated client a provider session builds over it
+   * (`SessionClient.authenticated`): what a provider's `make` returns, and the counterpart of
+   * badgateway's `OAuth2Fetch`.
+   */
+  readonly sessionWithClient: number
   /** A bench session (`Ours.makeSession`) with a login effect built up front and held by the session. */
   readonly sessionEagerLogin: number
   /** The session's own structures: sessions sharing one login effect, minus their tokens. */
@@ -136,13 +144,14 @@ const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
   // Nothing is sent: every token is valid for the whole measurement. One Endpoint client serves
   // every session, as one would per provider.
   const authUrl = "http://127.0.0.1:9"
+  const apiUrl = "http://127.0.0.1:9/api"
   const endpoint = await Effect.runPromise(
     Endpoint.makeClient({ baseUrl: authUrl, provider: "bench" }).pipe(Effect.provide(FetchHttpClient.layer))
   )
   type Build = (
     initial: TokenSet.TokenSet,
     i: number
-  ) => Effect.Effect<AuthSession.AuthSession<unknown>, unknown, Scope.Scope | HttpClient.HttpClient>
+  ) => Effect.Effect<unknown, unknown, Scope.Scope | HttpClient.HttpClient>
   // As a provider's `make` builds its session; the credentials are the application's, given to
   // the layer, so they are made before the sessions are measured and not counted (after the token
   // sets are: their secrets go into the registry of `Redacted` too, whose growth would count).
@@ -155,7 +164,7 @@ const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
     const scope = Effect.runSync(Scope.make())
     // As a provider layer builds its sessions: all in the one scope of the layer, extended once.
     // The own-scope variant forks a scope per session, as a layer per session would.
-    const made: Array<AuthSession.AuthSession<unknown>> = await Effect.runPromise(
+    const made: Array<unknown> = await Effect.runPromise(
       (ownScope
         ? Effect.forEach(tokens, (initial, i) =>
           Effect.flatMap(
@@ -204,12 +213,20 @@ const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
       secrets: none,
       loginEffect: none,
       session,
+      sessionWithClient: none,
       sessionEagerLogin: none,
       sessionMachinery: none,
       sessionOwnScope: none,
       badgateway
     }
   }
+  // As the provider's `make` returns it: the session and the client over it.
+  const withClient: Build = (initial, i) =>
+    Effect.flatMap(
+      providerSession(endpoint, { credentials: credentials[i], initial }),
+      (made) => SessionClient.authenticated(made, { baseUrl: apiUrl })
+    )
+  const sessionWithClient = await perItem(count, sessions(withClient), close)
   const secrets = await perItem(count, async (n) =>
     Array.from({ length: n }, (_, i) => [
       Redacted.make(`access-token-${i}-${Math.random().toString(36).slice(2)}`),
@@ -230,6 +247,7 @@ const child = async (count: number, scaleOnly: boolean): Promise<Figures> => {
     secrets,
     loginEffect,
     session,
+    sessionWithClient,
     sessionEagerLogin,
     sessionMachinery: shared - tokenSet,
     sessionOwnScope,

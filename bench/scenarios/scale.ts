@@ -286,6 +286,11 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
           ["  of which: a `TokenSet`", kb(idle.tokenSet)],
           ["    of which: its two secrets (strings in `Redacted`)", kb(idle.secrets)],
           ["  of which: a login effect built up front (`Endpoint` client `execute`)", kb(idle.loginEffect)],
+          [
+            "effect-auth session with its authenticated client (`SessionClient.authenticated`), as a provider's " +
+            "`make` returns them: the counterpart of `OAuth2Fetch`",
+            kb(idle.sessionWithClient)
+          ],
           ["@badgateway/oauth2-client OAuth2Fetch with its token and refresh timer", kb(idle.badgateway)]
         ]
       },
@@ -397,6 +402,7 @@ export const run = async (context: Scenario.Context): Promise<Scenario.Result> =
         idleSeries.flatMap((line) => line.points.map(([n, bytes]) => [`idle ${line.name} at ${n} B`, bytes]))
       ),
       "heap per session": idle.session,
+      "heap per session with its authenticated client": idle.sessionWithClient,
       "heap per session, login built up front": idle.sessionEagerLogin,
       "heap per session, own scope": idle.sessionOwnScope,
       "heap per session structures": idle.sessionMachinery,
