@@ -1,9 +1,11 @@
 /**
- * Small numeric helpers shared by the scenarios: medians, percentiles, a load loop with a fixed
- * number of workers, and number formatting for the tables.
+ * Small helpers shared by the scenarios: medians, percentiles, a load loop with a fixed number
+ * of workers, a settled process between runs, and number formatting for the tables.
  *
  * @since 0.1.0
  */
+import * as V8 from "node:v8"
+import * as Vm from "node:vm"
 
 /**
  * The value at quantile `q` (0..1) of `values`, nearest-rank.
@@ -153,16 +155,37 @@ export const rotate = <A>(items: ReadonlyArray<A>, round: number): Array<A> => {
  */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
+let gc: (() => void) | undefined
+
 /**
- * Lets the process settle between runs: pending timers, sockets closing, a garbage collection
- * when `--expose-gc` is on.
+ * A full garbage collection, so that a run does not pay for the garbage of the one before. The
+ * bench runs without `--expose-gc`, so on first use the flag is set and `gc` taken from a fresh
+ * context, where V8 installs it once the flag is on.
+ *
+ * @since 0.1.0
+ */
+export const collect = (): void => {
+  if (gc === undefined) {
+    let exposed: unknown = Reflect.get(globalThis, "gc")
+    if (typeof exposed !== "function") {
+      V8.setFlagsFromString("--expose-gc")
+      exposed = Vm.runInNewContext("gc")
+    }
+    const found = exposed
+    gc = typeof found === "function" ? () => found() : () => {}
+  }
+  gc()
+}
+
+/**
+ * Lets the process settle between runs: pending timers, sockets closing, then a full garbage
+ * collection.
  *
  * @since 0.1.0
  */
 export const settle = async (): Promise<void> => {
   await sleep(50)
-  const gc: unknown = Reflect.get(globalThis, "gc")
-  if (typeof gc === "function") gc()
+  collect()
 }
 
 /**

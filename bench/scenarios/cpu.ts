@@ -15,8 +15,6 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
-import * as V8 from "node:v8"
-import * as Vm from "node:vm"
 import { cpuPer, FakeDispatcher } from "../fake.js"
 import * as Ours from "../ours.js"
 import * as Peers from "../peers.js"
@@ -80,19 +78,6 @@ export interface Measured {
   readonly figures: ReadonlyArray<CpuFigure>
   readonly login: LoginRatio
 }
-
-/**
- * A full garbage collection, for a run not to pay for the garbage of the one before. The bench
- * runs without `--expose-gc`, so the flag is set here and `gc` taken from a fresh context, where
- * V8 installs it once the flag is on.
- */
-const collect: () => void = (() => {
-  const exposed: unknown = Reflect.get(globalThis, "gc")
-  if (typeof exposed === "function") return () => exposed()
-  V8.setFlagsFromString("--expose-gc")
-  const gc: unknown = Vm.runInNewContext("gc")
-  return typeof gc === "function" ? () => gc() : () => {}
-})()
 
 /**
  * Runs every candidate `rounds` times in a rotated order, `count` operations at concurrency 16;
@@ -166,7 +151,6 @@ export const measure = async (count: number, rounds: number): Promise<Measured> 
     const results = new Map<string, Array<number>>(candidates.map((_) => [_.name, []]))
     const run = async (candidate: Candidate, count: number): Promise<number> => {
       await settle()
-      collect()
       const micros = await cpuPer(count, () => candidate.run(count))
       results.get(candidate.name)?.push(micros)
       return micros
