@@ -218,10 +218,10 @@ export const timeout = <A, E, E2>(
     // through its mailbox, which costs a deferred and a message on every attempt.
     const children = (fiber as { readonly _children?: ReadonlySet<unknown> | null })._children
     return children === undefined
-      ? Effect.flatMap(fiber.children, (all) =>
-        all.length > 0
-          ? inChild(effect, timer, at, onTimeout)
-          : Effect.withFiberRuntime<A, E | E2>((fiber) => timed(effect, timer, at, onTimeout, fiber)))
+      ? Effect.flatMap(
+        fiber.children,
+        (all) => all.length > 0 ? inChild(effect, timer, at, onTimeout) : timed(effect, timer, at, onTimeout, fiber)
+      )
       : children !== null && children.size > 0
       ? inChild(effect, timer, at, onTimeout)
       : timed(effect, timer, at, onTimeout, fiber)
